@@ -1,0 +1,87 @@
+/**
+ * Choosing the tfjs backend. `wasm` (SIMD) is the fastest CPU backend in Deno; `webgpu`
+ * runs on a real GPU through Deno's WebGPU (Vulkan); `cpu` is the slow pure-JS reference.
+ *
+ * Choice order: the explicit argument, then `$TEDLOC_BACKEND`, then `auto` (webgpu when a
+ * non-fallback GPU adapter exists, else wasm).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+
+/** Backends the project supports. */
+export type BackendName = "wasm" | "webgpu" | "cpu";
+
+/** What {@link initBackend} accepts. */
+export type BackendChoice = BackendName | "auto";
+
+const NAMES: readonly string[] = ["wasm", "webgpu", "cpu", "auto"];
+
+interface GpuAdapterInfo {
+  isFallbackAdapter?: boolean;
+  info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string; device?: string };
+}
+
+/**
+ * A real (non-fallback) GPU adapter's description, or `null` when none exists. Deno offers
+ * llvmpipe as a fallback adapter on CPU-only machines: that one is slower than wasm.
+ */
+export async function gpuAdapter(): Promise<string | null> {
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } }).gpu;
+  if (!gpu) return null;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
+    const desc = [adapter.info?.vendor, adapter.info?.device, adapter.info?.description]
+      .filter((s) => s).join(" ");
+    if (fallback || /llvmpipe|swiftshader|lavapipe/i.test(desc)) return null;
+    return desc || "GPU";
+  } catch {
+    return null;
+  }
+}
+
+let webgpuRegistered = false;
+
+/**
+ * Initialise tfjs on the chosen backend and return its name. Calls `tf.enableProdMode()`.
+ * Asking for `webgpu` explicitly also works on the llvmpipe fallback (slow, for tests).
+ *
+ * @example
+ * ```ts
+ * const name = await initBackend();          // "wasm" on a CPU machine
+ * await initBackend("cpu");                  // the reference backend
+ * ```
+ */
+export async function initBackend(choice?: BackendChoice): Promise<BackendName> {
+  const requested = choice ?? (Deno.env.get("TEDLOC_BACKEND") as BackendChoice | undefined) ??
+    "auto";
+  if (!NAMES.includes(requested)) {
+    throw new Error(
+      `unknown backend '${requested}' (TEDLOC_BACKEND): use one of ${NAMES.join(", ")}`,
+    );
+  }
+  tf.enableProdMode();
+  let name: BackendName;
+  if (requested === "auto") name = (await gpuAdapter()) !== null ? "webgpu" : "wasm";
+  else name = requested;
+  if (name === "webgpu" && !webgpuRegistered) {
+    // Imported lazily: importing it registers webgpu as the preferred backend.
+    await import("@tensorflow/tfjs-backend-webgpu");
+    webgpuRegistered = true;
+  }
+  if (tf.getBackend() !== name || !tf.engine().backend) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`tfjs backend '${name}' failed to initialise`);
+  }
+  await tf.ready();
+  return name;
+}
+
+/** The name of the active tfjs backend. */
+export function currentBackend(): string {
+  return tf.getBackend();
+}

@@ -1,0 +1,5 @@
+/**
+ * Datasets: wsolevaluation metadata, converters, image pipeline, the embedded default.
+ * @module
+ */
+export * from "./metadata.ts";

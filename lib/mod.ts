@@ -1,0 +1,12 @@
+/**
+ * tedloc — TeD-Loc (Text Distillation for Weakly Supervised Object Localization) on Deno.
+ *
+ * The public face of the library: notebooks and tasks import from here only.
+ * Data flows one way: data → model (encoder, head, cues) → train → metrics → viz.
+ *
+ * @module
+ */
+export * from "./backend/mod.ts";
+export * from "./io/mod.ts";
+export * from "./util/mod.ts";
+export * from "./data/mod.ts";
