@@ -10,3 +10,6 @@ export * from "./backend/mod.ts";
 export * from "./io/mod.ts";
 export * from "./util/mod.ts";
 export * from "./data/mod.ts";
+export * from "./text/mod.ts";
+export * from "./model/mod.ts";
+export * from "./cues/mod.ts";

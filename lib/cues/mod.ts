@@ -1,0 +1,5 @@
+/**
+ * Pseudo-label cues and the FG/BG patch sampler.
+ * @module
+ */
+export * from "./cues.ts";
