@@ -1,5 +1,7 @@
 /**
- * Pseudo-label cues and the FG/BG patch sampler.
+ * Pseudo-label cues: sources (CAM, attention, files, combinations) and the FG/BG sampler.
  * @module
  */
 export * from "./cues.ts";
+export * from "./sources.ts";
+export * from "./sampler.ts";

@@ -1,0 +1,228 @@
+/**
+ * TeD-Loc checkpoints: plain `.safetensors`, written atomically.
+ *
+ * Tensors: every model parameter under its own name (`decoder.fc1.weight`, `g.weight`, …;
+ * layout `[in, out]`), the frozen anchors actually used (`anchors`, `[C, d]`), and the
+ * optimizer's moments (`optim.m.<param>`, `optim.v.<param>` or `optim.momentum.<param>`).
+ *
+ * `__metadata__` (all strings): `format = "tedloc-checkpoint/1"`, `train_config` and
+ * `model_config` (JSON), `epoch` (epochs finished), `step`, `optimizer_step`, `rng_state`,
+ * `class_names` (JSON), `anchor_source`, `anchor_ortho`, `anchor_raw_dim`, `encoder_id`,
+ * `grid` (JSON), `stride`, `cell_offset`, `history` (JSON array of epoch records),
+ * `weight_layout = "in_out"`.
+ *
+ * A checkpoint is self-contained for inference: model config, weights, anchors, class
+ * names and the encoder geometry.
+ *
+ * @module
+ */
+import { InputError } from "../io/errors.ts";
+import {
+  readSafetensors,
+  type SafeTensorInput,
+  toFloat32,
+  writeSafetensors,
+} from "../io/safetensors.ts";
+import type { AnchorOrtho, AnchorSpace } from "../model/anchor_space.ts";
+import { type TedLocConfig, TedLocModel } from "../model/tedloc.ts";
+
+/** The format tag of checkpoint files. */
+export const CHECKPOINT_FORMAT = "tedloc-checkpoint/1";
+
+/** Where the tokens the model was trained on come from. */
+export interface TokenGeometry {
+  encoderId: string;
+  grid: [number, number];
+  stride: number;
+  cellOffset: number;
+}
+
+/** Everything a checkpoint holds besides the weights. */
+export interface CheckpointInfo extends TokenGeometry {
+  /** The training config as given (JSON-able), or null for a bare model export. */
+  trainConfig: unknown;
+  modelConfig: TedLocConfig;
+  epoch: number;
+  step: number;
+  optimizerStep: number;
+  rngState: number;
+  history: Record<string, unknown>[];
+}
+
+/** Named arrays (weights or optimizer slots). */
+export type NamedArrays = Record<string, { shape: number[]; data: Float32Array }>;
+
+/**
+ * The differences between two JSON-like values as `path: a ≠ b` lines (empty when equal).
+ *
+ * @example
+ * ```ts
+ * configDiff({ lr: 1e-3, d: { h: 8 } }, { lr: 1e-3, d: { h: 16 } }); // ["d.h: 8 ≠ 16"]
+ * ```
+ */
+export function configDiff(a: unknown, b: unknown, path = ""): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> =>
+    typeof x === "object" && x !== null && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => configDiff(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  const sa = JSON.stringify(a), sb = JSON.stringify(b);
+  return sa === sb ? [] : [`${path || "(root)"}: ${sa ?? "(absent)"} ≠ ${sb ?? "(absent)"}`];
+}
+
+/** Write a checkpoint atomically. */
+export async function writeCheckpoint(
+  path: string,
+  model: TedLocModel,
+  info: CheckpointInfo,
+  optimizerState: NamedArrays = {},
+): Promise<void> {
+  const tensors: Record<string, SafeTensorInput> = {};
+  for (const [n, w] of Object.entries(model.getWeights())) tensors[n] = w;
+  for (const [n, w] of Object.entries(optimizerState)) tensors[`optim.${n}`] = w;
+  const a = model.anchors;
+  tensors.anchors = { shape: [a.count, a.dim], data: a.vectors };
+  await writeSafetensors(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    train_config: JSON.stringify(info.trainConfig ?? null),
+    model_config: JSON.stringify(info.modelConfig),
+    epoch: String(info.epoch),
+    step: String(info.step),
+    optimizer_step: String(info.optimizerStep),
+    rng_state: String(info.rngState),
+    class_names: JSON.stringify(a.classNames),
+    anchor_source: a.source,
+    anchor_ortho: a.ortho,
+    anchor_raw_dim: String(a.rawDim),
+    encoder_id: info.encoderId,
+    grid: JSON.stringify(info.grid),
+    stride: String(info.stride),
+    cell_offset: String(info.cellOffset),
+    history: JSON.stringify(info.history),
+    weight_layout: "in_out",
+  });
+}
+
+/** A checkpoint read back. */
+export interface LoadedCheckpoint {
+  info: CheckpointInfo;
+  anchors: AnchorSpace;
+  weights: NamedArrays;
+  optimizerState: NamedArrays;
+}
+
+function parseJson(text: string | undefined, what: string, file: string): unknown {
+  try {
+    return JSON.parse(text ?? "");
+  } catch {
+    throw new InputError(`checkpoint metadata '${what}' is missing or not JSON`, { file });
+  }
+}
+
+function num(text: string | undefined, what: string, file: string): number {
+  const v = Number(text);
+  if (text === undefined || !Number.isFinite(v)) {
+    throw new InputError(`checkpoint metadata '${what}' is missing or not a number`, { file });
+  }
+  return v;
+}
+
+/** Read a checkpoint file (format checked; weights not yet put into a model). */
+export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const st = await readSafetensors(path);
+  const md = st.metadata;
+  if (md.format !== CHECKPOINT_FORMAT) {
+    throw new InputError(
+      `not a TeD-Loc checkpoint: format is '${
+        md.format ?? "(none)"
+      }', expected '${CHECKPOINT_FORMAT}'`,
+      { file: path },
+    );
+  }
+  const weights: NamedArrays = {}, optimizerState: NamedArrays = {};
+  let anchorVectors: Float32Array | null = null, anchorShape: number[] = [];
+  for (const [name, t] of st.tensors) {
+    if (name === "anchors") {
+      anchorVectors = toFloat32(t);
+      anchorShape = t.shape;
+    } else if (name.startsWith("optim.")) {
+      optimizerState[name.slice(6)] = { shape: t.shape, data: toFloat32(t) };
+    } else weights[name] = { shape: t.shape, data: toFloat32(t) };
+  }
+  if (!anchorVectors || anchorShape.length !== 2) {
+    throw new InputError("checkpoint lacks the 2-D 'anchors' tensor", { file: path });
+  }
+  const classNames = parseJson(md.class_names, "class_names", path) as string[];
+  if (!Array.isArray(classNames) || classNames.length !== anchorShape[0]) {
+    throw new InputError(
+      `checkpoint has ${classNames?.length} class names for ${anchorShape[0]} anchors`,
+      { file: path },
+    );
+  }
+  const info: CheckpointInfo = {
+    trainConfig: parseJson(md.train_config, "train_config", path),
+    modelConfig: parseJson(md.model_config, "model_config", path) as TedLocConfig,
+    epoch: num(md.epoch, "epoch", path),
+    step: num(md.step, "step", path),
+    optimizerStep: num(md.optimizer_step, "optimizer_step", path),
+    rngState: num(md.rng_state, "rng_state", path),
+    encoderId: md.encoder_id ?? "",
+    grid: parseJson(md.grid, "grid", path) as [number, number],
+    stride: num(md.stride, "stride", path),
+    cellOffset: num(md.cell_offset, "cell_offset", path),
+    history: (parseJson(md.history ?? "[]", "history", path) as Record<string, unknown>[]) ?? [],
+  };
+  const anchors: AnchorSpace = {
+    classNames,
+    vectors: anchorVectors,
+    count: anchorShape[0],
+    dim: anchorShape[1],
+    rawDim: num(md.anchor_raw_dim, "anchor_raw_dim", path),
+    ortho: (md.anchor_ortho ?? "none") as AnchorOrtho,
+    source: md.anchor_source ?? "",
+  };
+  return { info, anchors, weights, optimizerState };
+}
+
+/**
+ * Load a checkpoint as a ready model. With `expectConfig`, a differing model config is an
+ * {@link InputError} listing every mismatching field.
+ *
+ * @example
+ * ```ts
+ * const { model, info } = await loadTedLocCheckpoint("runs/x/last.safetensors");
+ * ```
+ */
+export async function loadTedLocCheckpoint(
+  path: string,
+  expectConfig?: TedLocConfig,
+): Promise<{ model: TedLocModel; info: CheckpointInfo; anchors: AnchorSpace }> {
+  const ck = await readCheckpoint(path);
+  if (expectConfig) {
+    const diff = configDiff(ck.info.modelConfig, expectConfig);
+    if (diff.length > 0) {
+      throw new InputError(
+        `checkpoint was made with another model config (checkpoint ≠ requested): ${
+          diff.join("; ")
+        }`,
+        { file: path },
+      );
+    }
+  }
+  let model: TedLocModel;
+  try {
+    model = new TedLocModel(ck.info.modelConfig, ck.anchors);
+  } catch (err) {
+    throw new InputError(`checkpoint model config is unusable: ${(err as Error).message}`, {
+      file: path,
+    });
+  }
+  try {
+    model.setWeights(ck.weights, path);
+  } catch (err) {
+    model.dispose();
+    throw new InputError((err as Error).message.replace(`${path}: `, ""), { file: path });
+  }
+  return { model, info: ck.info, anchors: ck.anchors };
+}
