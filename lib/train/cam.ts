@@ -40,6 +40,17 @@ export const DEFAULT_CAM_TRAIN: CamTrainConfig = {
   randomViews: true,
 };
 
+/** Options of {@link trainCamHead}: config overrides plus the class count and a subset of ids. */
+export type CamTrainInput = Partial<Omit<CamTrainConfig, "optimizer" | "schedule">> & {
+  optimizer?: Partial<OptimizerConfig>;
+  schedule?: Partial<ScheduleConfig>;
+  /** Number of classes (default: max label + 1). */
+  numClasses?: number;
+  /** Train on these ids only (default: all of the features). */
+  ids?: string[];
+  progress?: ProgressOptions | false;
+};
+
 /**
  * Train a {@link CamHead} on cached tokens. Returns it with its per-epoch loss/accuracy.
  *
@@ -51,11 +62,7 @@ export const DEFAULT_CAM_TRAIN: CamTrainConfig = {
 export async function trainCamHead(
   features: FeatureSet,
   labels: ArrayLike<number>,
-  input: Partial<CamTrainConfig> & {
-    numClasses?: number;
-    ids?: string[];
-    progress?: ProgressOptions | false;
-  } = {},
+  input: CamTrainInput = {},
 ): Promise<{ cam: CamHead; history: { epoch: number; loss: number; trainAcc: number }[] }> {
   const cfg: CamTrainConfig = {
     ...DEFAULT_CAM_TRAIN,
