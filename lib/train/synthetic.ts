@@ -4,8 +4,9 @@
  * carry a generic "object" direction plus a weak class direction; a small discriminative
  * part of the object carries the class direction strongly (so a classifier's CAM peaks on
  * the part, as real CAMs do); background patches carry random mixtures of clutter
- * directions. Raw anchors are deliberately correlated (shared component), the situation
- * orthogonalization is for.
+ * directions. Raw anchors are deliberately correlated — a component shared by all and a
+ * stronger one shared within small groups of classes (near-duplicate "species") — the
+ * situation orthogonalization is for.
  *
  * @module
  */
@@ -28,8 +29,12 @@ export interface SyntheticTokenOptions {
   seed: number;
   /** Std of the per-patch Gaussian noise. */
   noise: number;
-  /** Cosine between raw anchors is about `anchorShared² / (anchorShared² + 1)`. */
+  /** Weight of the direction shared by all raw anchors. */
   anchorShared: number;
+  /** Weight of the direction shared within a group of `anchorGroupSize` classes (near-duplicates). */
+  anchorGroup: number;
+  /** Classes per anchor group. */
+  anchorGroupSize: number;
   /** Noise std of the objectness cue map. */
   cueNoise: number;
   /** Id prefix (e.g. "train" / "test"). */
@@ -61,9 +66,13 @@ function directions(o: SyntheticTokenOptions) {
   const classes = Array.from({ length: o.numClasses }, () => unit(o.dim));
   const clutter = Array.from({ length: 6 }, () => unit(o.dim));
   const shared = unit(o.anchorDim);
-  const anchors = Array.from({ length: o.numClasses }, () => {
-    const r = unit(o.anchorDim);
-    return r.map((x, i) => x + o.anchorShared * shared[i]);
+  const groups = Array.from(
+    { length: Math.ceil(o.numClasses / o.anchorGroupSize) },
+    () => unit(o.anchorDim),
+  );
+  const anchors = Array.from({ length: o.numClasses }, (_, k) => {
+    const r = unit(o.anchorDim), g = groups[Math.floor(k / o.anchorGroupSize)];
+    return r.map((x, i) => x + o.anchorShared * shared[i] + o.anchorGroup * g[i]);
   });
   return { object, classes, clutter, anchors };
 }
@@ -89,7 +98,9 @@ export function makeSyntheticTokens(opts: Partial<SyntheticTokenOptions> = {}): 
     anchorDim: 12,
     seed: 0,
     noise: 0.5,
-    anchorShared: 2,
+    anchorShared: 1,
+    anchorGroup: 2,
+    anchorGroupSize: 3,
     cueNoise: 0.3,
     prefix: "img",
     ...opts,

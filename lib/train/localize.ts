@@ -1,0 +1,263 @@
+/**
+ * Inference and evaluation of any {@link LocalizationHead} (TeD-Loc, CAM, vanilla) on
+ * frozen tokens or on images through an encoder.
+ *
+ * Map post-processing follows wsolevaluation: the head's grid map is upsampled to the
+ * 224×224 frame at the encoder's true cell centres (`stride`, `cellOffset`), then min–max
+ * normalised (NaN/constant → zeros). Boxes are the bounding boxes of the connected regions
+ * above `boxThreshold · max`, largest first. Saved score maps use the wsolevaluation layout
+ * `<dir>/<imageId>.npy` (float32, 224×224).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { writeNpy } from "../io/npy.ts";
+import { writeDirAtomic } from "../io/atomic.ts";
+import { Progress, type ProgressOptions } from "../util/progress.ts";
+import type { Box, WsolMetadata } from "../data/metadata.ts";
+import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
+import type { LocalizationHead } from "../model/baselines.ts";
+import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
+import {
+  boxesFromScoremap,
+  BoxEvaluator,
+  type BoxMetrics,
+  normalizeScoremap,
+  upsampleCellMap,
+} from "./metrics_shim.ts";
+
+/** Where tokens sit in the input frame. */
+export interface MapGeometry {
+  grid: [number, number];
+  stride: number;
+  cellOffset: number;
+  /** Side of the square frame maps are upsampled to (default 224). */
+  size?: number;
+}
+
+/** One image's result. */
+export interface Localization {
+  /** Best classes first. */
+  topk: { label: number; name: string; score: number; prob: number }[];
+  /** Class logits `[C]`. */
+  scores: Float32Array;
+  /** The head's raw map on the token grid `[gh·gw]`. */
+  gridMap: Float32Array;
+  /** Upsampled, min–max normalised map `[size·size]` in [0, 1]. */
+  map: Float32Array;
+  /** Boxes at `boxThreshold` in the size×size frame, largest region first. */
+  boxes: Box[];
+}
+
+/** Options of {@link localizeTokens}. */
+export interface LocalizeOptions {
+  /** How many classes to list (default 5). */
+  topk?: number;
+  /** Box threshold τ as a fraction of the map maximum (default 0.5). */
+  boxThreshold?: number;
+  /** Class names (default `class_<k>`). */
+  classNames?: string[];
+  /** Images per forward pass (default 32). */
+  batchSize?: number;
+}
+
+function softmax(s: Float32Array): Float32Array {
+  const m = Math.max(...s);
+  const e = s.map((v) => Math.exp(v - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / z);
+}
+
+/** Upsample a grid map to the frame at true cell centres and normalise it to [0, 1]. */
+export function gridMapToScoremap(gridMap: ArrayLike<number>, g: MapGeometry): Float32Array {
+  const [gh, gw] = g.grid;
+  return normalizeScoremap(
+    upsampleCellMap(gridMap, gh, gw, {
+      size: g.size ?? 224,
+      stride: g.stride,
+      cellOffset: g.cellOffset,
+    }),
+  );
+}
+
+/**
+ * Localize from tokens: `tokens` is `[count, gh·gw, dim]` row-major.
+ *
+ * @example
+ * ```ts
+ * const [r] = localizeTokens(tedLocHead(model), tokens, 1, features, { classNames });
+ * console.log(r.topk[0].name, r.boxes[0]);
+ * ```
+ */
+export function localizeTokens(
+  head: LocalizationHead,
+  tokens: Float32Array,
+  count: number,
+  geometry: MapGeometry,
+  opts: LocalizeOptions = {},
+): Localization[] {
+  const [gh, gw] = geometry.grid, N = gh * gw;
+  const dim = tokens.length / (count * N);
+  if (!Number.isInteger(dim)) {
+    throw new Error(`localizeTokens: ${tokens.length} values are not ${count}×${N}×dim`);
+  }
+  const size = geometry.size ?? 224,
+    k = opts.topk ?? 5,
+    tau = opts.boxThreshold ?? 0.5,
+    bs = opts.batchSize ?? 32;
+  const out: Localization[] = [];
+  for (let s = 0; s < count; s += bs) {
+    const B = Math.min(bs, count - s);
+    const [sc, mp] = tf.tidy(() => {
+      const p = head.predict(
+        tf.tensor3d(tokens.subarray(s * N * dim, (s + B) * N * dim), [B, N, dim]),
+      );
+      return [p.scores, p.maps];
+    });
+    const scores = sc.dataSync() as Float32Array, maps = mp.dataSync() as Float32Array;
+    tf.dispose([sc, mp]);
+    const C = scores.length / B;
+    for (let i = 0; i < B; i++) {
+      const s1 = scores.slice(i * C, (i + 1) * C);
+      const probs = softmax(s1);
+      const order = Array.from(s1.keys()).sort((a, b) => s1[b] - s1[a]).slice(0, k);
+      const gridMap = maps.slice(i * N, (i + 1) * N);
+      const map = gridMapToScoremap(gridMap, { ...geometry, size });
+      out.push({
+        topk: order.map((c) => ({
+          label: c,
+          name: opts.classNames?.[c] ?? `class_${c}`,
+          score: s1[c],
+          prob: probs[c],
+        })),
+        scores: s1,
+        gridMap,
+        map,
+        boxes: boxesFromScoremap(map, size, tau),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Localize raw images `[B, S, S, 3]` (0..255) through a frozen encoder.
+ *
+ * @example
+ * ```ts
+ * const results = localizeImages(tedLocHead(model), encoder, images, { classNames });
+ * ```
+ */
+export function localizeImages(
+  head: LocalizationHead,
+  encoder: PatchEncoder,
+  images: tf.Tensor4D,
+  opts: LocalizeOptions = {},
+): Localization[] {
+  const t = tf.tidy(() => encoder.encode(images));
+  const tokens = t.dataSync() as Float32Array;
+  t.dispose();
+  return localizeTokens(head, tokens, images.shape[0], {
+    grid: encoder.grid,
+    stride: encoder.stride,
+    cellOffset: encoder.cellOffset,
+    size: encoder.inputSize,
+  }, opts);
+}
+
+/** Options of {@link evaluateHead}. */
+export interface EvaluateOptions {
+  /** Evaluate these ids (default: every image of the metadata). */
+  ids?: string[];
+  /** Write each score map to `<dir>/<imageId>.npy` (wsolevaluation layout; folder replaced atomically). */
+  scoremapDir?: string;
+  /** Threshold grid step (default 0.01). */
+  camCurveInterval?: number;
+  batchSize?: number;
+  progress?: ProgressOptions | false;
+}
+
+/** Metrics plus timing of one evaluation. */
+export interface EvaluationResult {
+  metrics: BoxMetrics;
+  /** Images evaluated. */
+  count: number;
+  /** Head forward time per image (ms), tokens given. */
+  headMsPerImage: number;
+}
+
+/**
+ * Evaluate a head on cached tokens against box metadata: score maps (optionally saved) and
+ * class scores go through the box evaluator.
+ *
+ * @example
+ * ```ts
+ * const { metrics } = await evaluateHead(tedLocHead(model), testFeatures, dataset.splits.test);
+ * console.log(metrics.maxBoxAccV2, metrics.top1Loc);
+ * ```
+ */
+export async function evaluateHead(
+  head: LocalizationHead,
+  features: FeatureSet,
+  metadata: WsolMetadata,
+  opts: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const ids = opts.ids ?? metadata.imageIds;
+  const rows = featureRows(features, ids);
+  const view = plainViewIndex(features);
+  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
+  const [gh, gw] = features.grid, N = gh * gw, bs = opts.batchSize ?? 32;
+  const bar = opts.progress === false
+    ? null
+    : new Progress(`eval ${head.name}`, ids.length, { unit: "img", ...(opts.progress ?? {}) });
+  let headMs = 0;
+  const run = async (dir: string | null) => {
+    for (let s = 0; s < ids.length; s += bs) {
+      const part = rows.slice(s, s + bs);
+      const tokens = gatherTokens(features, view, part);
+      const t0 = performance.now();
+      const res = localizeTokens(head, tokens, part.length, features, { batchSize: bs, topk: 1 });
+      headMs += performance.now() - t0;
+      for (let i = 0; i < part.length; i++) {
+        const id = ids[s + i];
+        ev.accumulate(res[i].map, id, res[i].scores);
+        if (dir) await writeNpy(join(dir, `${id}.npy`), res[i].map, [224, 224]);
+      }
+      bar?.tick(part.length);
+    }
+  };
+  if (opts.scoremapDir) await writeDirAtomic(opts.scoremapDir, (tmp) => run(tmp));
+  else await run(null);
+  bar?.done();
+  return {
+    metrics: ev.compute(),
+    count: ids.length,
+    headMsPerImage: headMs / Math.max(1, ids.length),
+  };
+}
+
+/**
+ * The image-independent centre prior of method.md: an isotropic Gaussian at the frame centre
+ * ((size−1)/2) with std `sigma` px, min–max normalised. Every CUB table reports it.
+ */
+export function centerGaussianMap(size = 224, sigma = 56): Float32Array {
+  const c = (size - 1) / 2, m = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      m[y * size + x] = Math.exp(-((x - c) ** 2 + (y - c) ** 2) / (2 * sigma * sigma));
+    }
+  }
+  return normalizeScoremap(m);
+}
+
+/** Evaluate one fixed map for every image (no class scores: classification counts as correct). */
+export function evaluateFixedMap(
+  map: Float32Array,
+  metadata: WsolMetadata,
+  opts: { ids?: string[]; camCurveInterval?: number } = {},
+): BoxMetrics {
+  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
+  for (const id of opts.ids ?? metadata.imageIds) ev.accumulate(map, id);
+  return ev.compute();
+}
