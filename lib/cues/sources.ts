@@ -276,6 +276,86 @@ export function fileCueSource(dir: string): CueSource {
   };
 }
 
+/** Options of {@link pcaCueSource}. */
+export interface PcaCueOptions {
+  /** Images whose tokens estimate the principal direction (default 200, drawn with `seed`). */
+  sampleImages?: number;
+  seed?: number;
+  /** Power-iteration steps (default 50). */
+  iterations?: number;
+}
+
+/**
+ * Co-localization cue (DDT, Wei et al., "Deep Descriptor Transforming", 2017): project each
+ * token on the first principal direction of the training tokens (mean-centred). Across
+ * images of one domain the dominant shared pattern is the object, so positive projections
+ * mark it. The eigenvector's sign is arbitrary: it is chosen so the central half of the
+ * grid scores higher than the border on average. Map = relu(projection) / max.
+ * Class-agnostic; complements a classifier's CAM (which fires on discriminative parts).
+ * Needs `features` in the request and the request grid = token grid.
+ */
+export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
+  return {
+    name: "pca",
+    produce(req) {
+      const f = req.features;
+      if (!f) throw new Error("pcaCueSource needs features in the request");
+      const [gh, gw] = f.grid, N = gh * gw, d = f.dim;
+      if (gh !== req.grid[0] || gw !== req.grid[1]) {
+        throw new Error(`pcaCueSource: features grid ${f.grid} differs from requested ${req.grid}`);
+      }
+      const view = plainViewIndex(f);
+      const all = Array.from({ length: f.ids.length }, (_, i) => i);
+      let s = opts.seed ?? 0;
+      const pick = all.length <= (opts.sampleImages ?? 200) ? all : all
+        .map((i) => [(s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32, i])
+        .sort((a, b) => a[0] - b[0]).slice(0, opts.sampleImages ?? 200).map((p) => p[1]);
+      const { mean, dir } = tf.tidy(() => {
+        const X = tf.tensor2d(gatherTokens(f, view, pick), [pick.length * N, d]);
+        const mu = tf.mean(X, 0, true);
+        const Xc = tf.sub(X, mu);
+        let v = tf.div(tf.ones([d, 1]), Math.sqrt(d));
+        for (let it = 0; it < (opts.iterations ?? 50); it++) {
+          // (Xcᵀ Xc) v computed as ((Xc v)ᵀ Xc)ᵀ: no transposed copy of the token matrix
+          const w = tf.reshape(tf.matMul(tf.reshape(tf.matMul(Xc, v), [1, -1]), Xc), [d, 1]);
+          v = tf.div(w, tf.norm(w));
+        }
+        return { mean: mu.dataSync() as Float32Array, dir: v.dataSync() as Float32Array };
+      });
+      const rows = featureRows(f, req.ids);
+      const maps = new Float32Array(rows.length * N);
+      const per = N * d, base = view * f.ids.length * per;
+      for (let i = 0; i < rows.length; i++) {
+        for (let p = 0; p < N; p++) {
+          let dot = 0;
+          const at = base + rows[i] * per + p * d;
+          for (let j = 0; j < d; j++) dot += (f.tokens[at + j] - mean[j]) * dir[j];
+          maps[i * N + p] = dot;
+        }
+      }
+      // sign: centre cells should score higher than border cells on average
+      let centre = 0, border = 0;
+      for (let y = 0; y < gh; y++) {
+        for (let x = 0; x < gw; x++) {
+          const inner = Math.abs(y - (gh - 1) / 2) < gh / 4 && Math.abs(x - (gw - 1) / 2) < gw / 4;
+          let sum = 0;
+          for (let i = 0; i < rows.length; i++) sum += maps[i * N + y * gw + x];
+          if (inner) centre += sum;
+          else border += sum;
+        }
+      }
+      const nIn = Array.from({ length: N }, (_, p) => p).filter((p) => {
+        const y = Math.floor(p / gw), x = p % gw;
+        return Math.abs(y - (gh - 1) / 2) < gh / 4 && Math.abs(x - (gw - 1) / 2) < gw / 4;
+      }).length;
+      const sign = centre / Math.max(nIn, 1) >= border / Math.max(N - nIn, 1) ? 1 : -1;
+      for (let i = 0; i < maps.length; i++) maps[i] = Math.max(0, sign * maps[i]);
+      for (let i = 0; i < rows.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
+      return Promise.resolve({ source: "pca", ids: [...req.ids], grid: [gh, gw], maps });
+    },
+  };
+}
+
 /** A source that returns a fixed CueSet (reordered to the request; e.g. cues computed elsewhere). */
 export function staticCueSource(cues: CueSet): CueSource {
   return {

@@ -13,6 +13,7 @@ import {
   combinedCueSource,
   fileCueSource,
   normalizeCueMap,
+  pcaCueSource,
   resampleCueMap,
   staticCueSource,
 } from "../../lib/cues/sources.ts";
@@ -154,4 +155,39 @@ Deno.test("attentionCueSource: CLS attention resampled to the grid; encoders wit
     () => attentionCueSource(cnn, load).produce({ ids: ["a"], grid: [2, 2] }),
     "no CLS attention",
   );
+});
+
+Deno.test("pcaCueSource: the shared dominant direction marks the object; sign oriented to the centre", async () => {
+  await initBackend("cpu");
+  // 6 images, 3×3 grid, dim 3: object cells carry −4·e0 (negative on purpose: sign must flip)
+  const ids = ["a", "b", "c", "d", "e", "f"], N = 9, d = 3;
+  const objects = [[4], [4, 1], [4, 5], [4, 3], [4, 7], [0, 4]];
+  const tokens = new Float32Array(ids.length * N * d);
+  let s = 1;
+  const noise = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2;
+  ids.forEach((_, i) => {
+    for (let p = 0; p < N; p++) {
+      for (let j = 0; j < d; j++) tokens[(i * N + p) * d + j] = noise();
+      if (objects[i].includes(p)) tokens[(i * N + p) * d] -= 4;
+    }
+  });
+  const features: FeatureSet = {
+    encoderId: "t",
+    ids,
+    grid: [3, 3],
+    dim: d,
+    stride: 1,
+    cellOffset: 0.5,
+    views: ["test"],
+    tokens,
+  };
+  const set = await pcaCueSource().produce({ ids: ["b", "f"], grid: [3, 3], features });
+  assertEquals(set.source, "pca");
+  for (const [i, obj] of [[0, [4, 1]], [1, [0, 4]]] as [number, number[]][]) {
+    const m = set.maps.subarray(i * N, (i + 1) * N);
+    for (let p = 0; p < N; p++) {
+      if (obj.includes(p)) assert(m[p] > 0.9, `object cell ${p} of image ${i}: ${m[p]}`);
+      else assert(m[p] < 0.1, `background cell ${p} of image ${i}: ${m[p]}`);
+    }
+  }
 });
