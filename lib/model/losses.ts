@@ -32,6 +32,23 @@ export interface LossWeights {
 /** Default weights: 1 each (the paper gives none). */
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = { kd: 1, pcl: 1, icl: 1, pclBg: 1 };
 
+/**
+ * Rows `index` of a `[M, d]` matrix. tfjs's gather gradient needs UnsortedSegmentSum, which
+ * the wasm backend lacks; with unique indices the gradient is a plain scatter.
+ */
+const gatherUniqueRows = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, index, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([index]);
+  const shape = x.shape;
+  return {
+    value: tf.gather(x, index),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.scatterND(tf.expandDims(saved[0], 1), dy, shape),
+      tf.zerosLike(saved[0]),
+    ],
+  };
+});
+
 function safeDen(x: tf.Tensor): tf.Tensor {
   return tf.maximum(x, 1e-12);
 }
@@ -106,6 +123,19 @@ export function imageContrastiveLoss(scores: tf.Tensor2D, labels: tf.Tensor1D): 
   });
 }
 
+/**
+ * The sampled patches as a list (the fast path for P_CL: only these patches are scored
+ * against the anchors, instead of all B·N). Must describe the same patches as the masks.
+ */
+export interface SampledPatches {
+  /** Flat indices `b·N + p` into the batch's patches `[K]` (int32). */
+  index: tf.Tensor1D;
+  /** Class label of each sampled patch's image `[K]` (int32). */
+  labels: tf.Tensor1D;
+  /** 1 for FG, 0 for BG `[K]`. */
+  isFg: tf.Tensor1D;
+}
+
 /** A training batch's supervision. */
 export interface LossTargets {
   /** Class labels `[B]` (int32). */
@@ -114,6 +144,32 @@ export interface LossTargets {
   fgMask: tf.Tensor2D;
   /** Sampled BG patches `[B, N]`. */
   bgMask: tf.Tensor2D;
+  /** Optional list form of the same samples (P_CL then gathers them: same value, faster). */
+  sampled?: SampledPatches;
+}
+
+/**
+ * Flat sample lists from 0/1 masks `[B·N]` (host arrays), for {@link SampledPatches}.
+ */
+export function sampledPatchLists(
+  fg: Float32Array,
+  bg: Float32Array,
+  labels: ArrayLike<number>,
+  numPatches: number,
+): { index: Int32Array; labels: Int32Array; isFg: Float32Array } {
+  const idx: number[] = [], lab: number[] = [], isFg: number[] = [];
+  for (let i = 0; i < fg.length; i++) {
+    if (fg[i] === 0 && bg[i] === 0) continue;
+    if (fg[i] !== 0 && bg[i] !== 0) throw new Error(`patch ${i} is sampled as both FG and BG`);
+    idx.push(i);
+    lab.push(labels[Math.floor(i / numPatches)]);
+    isFg.push(fg[i] !== 0 ? 1 : 0);
+  }
+  return {
+    index: Int32Array.from(idx),
+    labels: Int32Array.from(lab),
+    isFg: Float32Array.from(isFg),
+  };
 }
 
 /** The weighted total and each term (scalars). */
@@ -135,13 +191,26 @@ export function tedLocLosses(
   w: LossWeights,
 ): TedLocLosses {
   const kd = kdLoss(out.mapLogits, targets.fgMask, targets.bgMask);
-  const pcl = w.pcl === 0 ? tf.scalar(0) : patchContrastiveLoss(
-    model.anchorLogits(out.z) as tf.Tensor3D,
-    targets.labels,
-    targets.fgMask,
-    targets.bgMask,
-    w.pclBg,
-  );
+  let pcl: tf.Scalar;
+  if (w.pcl === 0) pcl = tf.scalar(0);
+  else if (targets.sampled) {
+    // Score only the K sampled patches: a [1, K, C] problem with per-patch labels.
+    const { index, labels, isFg } = targets.sampled;
+    const [B, N, d] = out.z.shape;
+    const zs = gatherUniqueRows(tf.reshape(out.z, [B * N, d]), index) as tf.Tensor2D;
+    const K = index.shape[0];
+    const logits = tf.reshape(model.anchorLogits(zs), [K, 1, -1]) as tf.Tensor3D;
+    const fgM = tf.reshape(isFg, [K, 1]) as tf.Tensor2D;
+    pcl = patchContrastiveLoss(logits, labels, fgM, tf.sub(1, fgM) as tf.Tensor2D, w.pclBg);
+  } else {
+    pcl = patchContrastiveLoss(
+      model.anchorLogits(out.z) as tf.Tensor3D,
+      targets.labels,
+      targets.fgMask,
+      targets.bgMask,
+      w.pclBg,
+    );
+  }
   const icl = imageContrastiveLoss(out.scores, targets.labels);
   const total = tf.addN([tf.mul(kd, w.kd), tf.mul(pcl, w.pcl), tf.mul(icl, w.icl)]) as tf.Scalar;
   return { total, kd, pcl, icl };

@@ -39,7 +39,7 @@ export interface DecoderConfig {
   /** Hidden width of the MLP (the block's MLP uses `hidden` too). */
   hidden: number;
   activation: Activation;
-  /** `mlp`: LayerNorm on the input tokens (`decoder.norm`). */
+  /** `mlp`: LayerNorm (no affine: fc1 absorbs it exactly) on the input tokens. */
   layerNorm: boolean;
   /** `mlp`: add a linear skip path x·W_skip (identity when d_in = d). */
   residual: boolean;
@@ -188,7 +188,6 @@ export function tedLocParamShapes(c: TedLocConfig): [string, number[]][] {
       lin("decoder.fc", din, d);
       break;
     case "mlp":
-      if (c.decoder.layerNorm) norm("decoder.norm", din);
       lin("decoder.fc1", din, h);
       lin("decoder.fc2", h, d);
       if (c.decoder.residual && din !== d) lin("decoder.skip", din, d, false);
@@ -229,6 +228,31 @@ function activate(x: tf.Tensor, a: Activation): tf.Tensor {
   return a === "relu"
     ? tf.relu(x)
     : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/**
+ * `x · w + b` for an input that is a constant (the frozen tokens): the gradient w.r.t. `x`
+ * is never needed, so it is not computed (the backend's matMul gradient always computes
+ * both sides, a full extra product of the token matrix per step).
+ */
+const denseConstInput = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const inDim = w.shape[0];
+  const flat = tf.reshape(x, [-1, inDim]);
+  save([flat]);
+  const y = tf.add(tf.matMul(flat, w), b);
+  return {
+    value: tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]]),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const dyFlat = tf.reshape(dy, [-1, w.shape[1]]);
+      return [tf.zerosLike(x), tf.matMul(tf.transpose(saved[0]), dyFlat), tf.sum(dyFlat, 0)];
+    },
+  };
+});
+
+function layerNormPlain(x: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
 }
 
 function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
@@ -313,16 +337,19 @@ export class TedLocModel {
     return dense(x, this.p(`${name}.weight`), bias ? this.p(`${name}.bias`) : undefined);
   }
 
+  /** A layer applied to the frozen tokens (or a parameter-free function of them). */
+  private linConst(x: tf.Tensor, name: string): tf.Tensor {
+    return denseConstInput(x, this.p(`${name}.weight`), this.p(`${name}.bias`)) as tf.Tensor;
+  }
+
   /** Decoder D: tokens `[B, N, d_in]` → z_p `[B, N, d]`. */
   decode(tokens: tf.Tensor3D): tf.Tensor3D {
     const c = this.config.decoder;
     const x = tokens;
-    if (c.kind === "linear") return this.lin(x, "decoder.fc") as tf.Tensor3D;
+    if (c.kind === "linear") return this.linConst(x, "decoder.fc") as tf.Tensor3D;
     if (c.kind === "mlp") {
-      const xin = c.layerNorm
-        ? layerNorm(x, this.p("decoder.norm.weight"), this.p("decoder.norm.bias"))
-        : x;
-      let y = this.lin(activate(this.lin(xin, "decoder.fc1"), c.activation), "decoder.fc2");
+      const xin = c.layerNorm ? layerNormPlain(x) : x;
+      let y = this.lin(activate(this.linConst(xin, "decoder.fc1"), c.activation), "decoder.fc2");
       if (c.residual) {
         y = tf.add(
           y,
@@ -334,7 +361,7 @@ export class TedLocModel {
     // transformer: proj, then one pre-norm block
     const [B, N] = tokens.shape;
     const d = this.config.embedDim, H = c.heads, hd = d / H;
-    const x0 = this.lin(x, "decoder.proj");
+    const x0 = this.linConst(x, "decoder.proj");
     const n1 = layerNorm(
       x0,
       this.p("decoder.block.norm1.weight"),

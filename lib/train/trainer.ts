@@ -25,7 +25,12 @@ import {
   TedLocModel,
   type TedLocOptions,
 } from "../model/tedloc.ts";
-import { DEFAULT_LOSS_WEIGHTS, type LossWeights, tedLocLosses } from "../model/losses.ts";
+import {
+  DEFAULT_LOSS_WEIGHTS,
+  type LossWeights,
+  sampledPatchLists,
+  tedLocLosses,
+} from "../model/losses.ts";
 import type { CueSet } from "../cues/cues.ts";
 import {
   DEFAULT_SAMPLER,
@@ -307,10 +312,21 @@ export async function trainTedLoc(
       const x = tf.tensor3d(buf, [B, N, din]);
       const y = tf.tensor1d(labels, "int32");
       const fg = tf.tensor2d(masks.fg, [B, N]), bg = tf.tensor2d(masks.bg, [B, N]);
+      const lists = sampledPatchLists(masks.fg, masks.bg, labels, N);
+      const sampled = {
+        index: tf.tensor1d(lists.index, "int32"),
+        labels: tf.tensor1d(lists.labels, "int32"),
+        isFg: tf.tensor1d(lists.isFg),
+      };
       let kept: tf.Tensor[] = [];
       const { value, grads } = tf.variableGrads(() => {
         const out = model.forward(x);
-        const L = tedLocLosses(model, out, { labels: y, fgMask: fg, bgMask: bg }, config.loss);
+        const L = tedLocLosses(
+          model,
+          out,
+          { labels: y, fgMask: fg, bgMask: bg, sampled },
+          config.loss,
+        );
         kept = [tf.keep(L.kd), tf.keep(L.pcl), tf.keep(L.icl), tf.keep(tf.argMax(out.scores, 1))];
         return L.total;
       }, vars);
@@ -319,7 +335,18 @@ export async function trainTedLoc(
       const [kd, pcl, icl] = kept.slice(0, 3).map((t) => t.dataSync()[0]);
       const pred = kept[3].dataSync();
       const loss = value.dataSync()[0];
-      tf.dispose([x, y, fg, bg, value, ...Object.values(grads), ...kept]);
+      tf.dispose([
+        x,
+        y,
+        fg,
+        bg,
+        sampled.index,
+        sampled.labels,
+        sampled.isFg,
+        value,
+        ...Object.values(grads),
+        ...kept,
+      ]);
       if (!Number.isFinite(loss)) {
         throw new Error(
           `training diverged at epoch ${epoch + 1} step ${

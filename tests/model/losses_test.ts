@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { assertAlmostEquals } from "../assert.ts";
+import { assertAlmostEquals, assertArrayClose, assertEquals } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import {
   imageContrastiveLoss,
   kdLoss,
   patchContrastiveLoss,
+  sampledPatchLists,
   tedLocLosses,
 } from "../../lib/model/losses.ts";
 import { resolveTedLocConfig, TedLocModel } from "../../lib/model/tedloc.ts";
@@ -82,5 +83,51 @@ Deno.test("tedLocLosses: total is the λ-weighted sum of the three terms", async
     return [l.total, l.kd, l.pcl, l.icl].map((x) => x.dataSync()[0]);
   });
   assertAlmostEquals(total, 0.5 * kd + 2 * pcl + 3 * icl, 1e-5);
+  model.dispose();
+});
+
+Deno.test("tedLocLosses: the gathered-samples path of P_CL equals the mask path (values and gradients)", async () => {
+  await initBackend("cpu");
+  const an = {
+    classNames: ["a", "b", "c"],
+    vectors: new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    count: 3,
+    dim: 3,
+    rawDim: 3,
+    ortho: "none" as const,
+    source: "t",
+  };
+  const model = new TedLocModel(resolveTedLocConfig(4, 3, 3, { decoder: { hidden: 5 } }), an);
+  const fg = new Float32Array([1, 0, 0, 0, 0, 1, 1, 0]),
+    bg = new Float32Array([0, 0, 1, 0, 1, 0, 0, 0]);
+  const labels = [2, 0];
+  const lists = sampledPatchLists(fg, bg, labels, 4);
+  assertEquals(Array.from(lists.index), [0, 2, 4, 5, 6]);
+  assertEquals(Array.from(lists.labels), [2, 2, 0, 0, 0]);
+  const x = tf.tensor3d(new Float32Array(32).map((_, i) => Math.cos(i * 1.3)), [2, 4, 4]);
+  const t = {
+    labels: tf.tensor1d(labels, "int32"),
+    fgMask: tf.tensor2d(fg, [2, 4]),
+    bgMask: tf.tensor2d(bg, [2, 4]),
+  };
+  const sampled = {
+    index: tf.tensor1d(lists.index, "int32"),
+    labels: tf.tensor1d(lists.labels, "int32"),
+    isFg: tf.tensor1d(lists.isFg),
+  };
+  const w = { kd: 1, pcl: 1, icl: 0, pclBg: 0.7 };
+  const run = (withList: boolean) => {
+    const { value, grads } = tf.variableGrads(
+      () => tedLocLosses(model, model.forward(x), withList ? { ...t, sampled } : t, w).pcl,
+      model.trainableVariables(),
+    );
+    const out = [
+      value.dataSync()[0],
+      ...Object.values(grads).flatMap((g) => Array.from(g.dataSync())),
+    ];
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  assertArrayClose(run(true), run(false), 1e-5);
   model.dispose();
 });
