@@ -356,6 +356,45 @@ export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
   };
 }
 
+/**
+ * The image-independent centre prior as a cue: an isotropic Gaussian (std `sigma` px) centred
+ * on the frame centre ((size−1)/2), evaluated at the token cells' true centres
+ * (`i·stride + cellOffset`, from `features` or `geometry`), min–max normalised. Alone it is
+ * method.md's sanity baseline; multiplied into other cues it suppresses the border clutter
+ * that class activation maps pick up (objects in WSOL datasets are mostly central).
+ */
+export function centerPriorCueSource(
+  opts: { sigma?: number; size?: number; geometry?: { stride: number; cellOffset: number } } = {},
+): CueSource {
+  const sigma = opts.sigma ?? 56, size = opts.size ?? 224;
+  return {
+    name: `prior:gauss${sigma}`,
+    produce(req) {
+      const g = opts.geometry ?? req.features;
+      if (!g) {
+        throw new Error("centerPriorCueSource needs features (or a geometry) for the cell centres");
+      }
+      const [gh, gw] = req.grid, N = gh * gw, c = (size - 1) / 2;
+      const one = new Float32Array(N);
+      for (let y = 0; y < gh; y++) {
+        for (let x = 0; x < gw; x++) {
+          const py = y * g.stride + g.cellOffset, px = x * g.stride + g.cellOffset;
+          one[y * gw + x] = Math.exp(-((px - c) ** 2 + (py - c) ** 2) / (2 * sigma * sigma));
+        }
+      }
+      normalizeCueMap(one);
+      const maps = new Float32Array(req.ids.length * N);
+      for (let i = 0; i < req.ids.length; i++) maps.set(one, i * N);
+      return Promise.resolve({
+        source: `prior:gauss${sigma}`,
+        ids: [...req.ids],
+        grid: [gh, gw],
+        maps,
+      });
+    },
+  };
+}
+
 /** A source that returns a fixed CueSet (reordered to the request; e.g. cues computed elsewhere). */
 export function staticCueSource(cues: CueSet): CueSource {
   return {

@@ -9,6 +9,7 @@ import type { FeatureSet, PatchEncoder } from "../../lib/model/encoder.ts";
 import {
   attentionCueSource,
   camCueSource,
+  centerPriorCueSource,
   combineCueSets,
   combinedCueSource,
   fileCueSource,
@@ -190,4 +191,24 @@ Deno.test("pcaCueSource: the shared dominant direction marks the object; sign or
       else assert(m[p] < 0.1, `background cell ${p} of image ${i}: ${m[p]}`);
     }
   }
+});
+
+Deno.test("centerPriorCueSource: Gaussian at the true cell centres, same map for every image", async () => {
+  // 2×2 grid, stride 112, offset 55.5 (centres 55.5, 167.5): all four cells equidistant from the centre → constant → zeros;
+  // 3×3 grid, stride 64, offset 48: centre cell at (112,112) is the max, corners the min
+  const flat = await centerPriorCueSource({ geometry: { stride: 112, cellOffset: 55.5 } }).produce({
+    ids: ["a"],
+    grid: [2, 2],
+  });
+  assertArrayClose(flat.maps, [0, 0, 0, 0], 0);
+  const s = await centerPriorCueSource({ sigma: 50, geometry: { stride: 64, cellOffset: 48 } })
+    .produce({ ids: ["a", "b"], grid: [3, 3] });
+  const g = (dx: number, dy: number) => Math.exp(-(dx * dx + dy * dy) / (2 * 2500));
+  const raw = [0, 1, 2].flatMap((y) =>
+    [0, 1, 2].map((x) => g(x * 64 + 48 - 111.5, y * 64 + 48 - 111.5))
+  );
+  const lo = Math.min(...raw), hi = Math.max(...raw);
+  const want = raw.map((v) => (v - lo) / (hi - lo));
+  assertArrayClose(s.maps, [...want, ...want], 1e-6);
+  assert(s.maps[4] === 1, "centre cell is the maximum");
 });
