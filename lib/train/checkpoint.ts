@@ -9,7 +9,7 @@
  * `model_config` (JSON), `epoch` (epochs finished), `step`, `optimizer_step`, `rng_state`,
  * `class_names` (JSON), `anchor_source`, `anchor_ortho`, `anchor_raw_dim`, `encoder_id`,
  * `grid` (JSON), `stride`, `cell_offset`, `history` (JSON array of epoch records),
- * `weight_layout = "in_out"`.
+ * `encoder_spec` (JSON recipe to rebuild the encoder, or null), `weight_layout = "in_out"`.
  *
  * A checkpoint is self-contained for inference: model config, weights, anchors, class
  * names and the encoder geometry.
@@ -47,6 +47,8 @@ export interface CheckpointInfo extends TokenGeometry {
   optimizerStep: number;
   rngState: number;
   history: Record<string, unknown>[];
+  /** The encoder's JSON recipe (`PatchEncoder.spec`), so inference can rebuild it; null when unknown. */
+  encoderSpec?: unknown;
 }
 
 /** Named arrays (weights or optimizer slots). */
@@ -100,6 +102,7 @@ export async function writeCheckpoint(
     stride: String(info.stride),
     cell_offset: String(info.cellOffset),
     history: JSON.stringify(info.history),
+    encoder_spec: JSON.stringify(info.encoderSpec ?? null),
     weight_layout: "in_out",
   });
 }
@@ -172,6 +175,7 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     stride: num(md.stride, "stride", path),
     cellOffset: num(md.cell_offset, "cell_offset", path),
     history: (parseJson(md.history ?? "[]", "history", path) as Record<string, unknown>[]) ?? [],
+    encoderSpec: parseJson(md.encoder_spec ?? "null", "encoder_spec", path),
   };
   const anchors: AnchorSpace = {
     classNames,

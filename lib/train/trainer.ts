@@ -150,6 +150,8 @@ export interface TrainOptions {
     model: TedLocModel,
     epoch: number,
   ) => Promise<Record<string, number>> | Record<string, number>;
+  /** The encoder's JSON recipe (`PatchEncoder.spec`), stored in checkpoints for inference. */
+  encoderSpec?: unknown;
   /** Called after each step with the step index (tests use it to watch tensor counts). */
   onStep?: (step: number) => void;
 }
@@ -399,6 +401,7 @@ export async function trainTedLoc(
         stride: f.stride,
         cellOffset: f.cellOffset,
         history,
+        encoderSpec: options.encoderSpec ?? null,
       }, optimizer.state());
       await writeTextAtomic(
         join(options.outDir, "metrics.jsonl"),

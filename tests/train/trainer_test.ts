@@ -102,7 +102,11 @@ Deno.test("trainer: resuming with another config, or loading a checkpoint into a
   await initBackend("wasm");
   const dir = await Deno.makeTempDir();
   try {
-    const r = await trainTedLoc(inputs, { ...small, epochs: 1 }, { outDir: dir, progress: false });
+    const r = await trainTedLoc(inputs, { ...small, epochs: 1 }, {
+      outDir: dir,
+      progress: false,
+      encoderSpec: { kind: "tfjs-cnn", dir: "/m" },
+    });
     const e = await assertRejects(
       () =>
         trainTedLoc(inputs, { ...small, epochs: 1, model: { decoder: { hidden: 16 } } }, {
@@ -124,6 +128,7 @@ Deno.test("trainer: resuming with another config, or loading a checkpoint into a
     // loading with the right config gives the same predictions
     const { model, info } = await loadTedLocCheckpoint(path, r.modelConfig);
     assertEquals(info.encoderId, data.features.encoderId);
+    assertEquals(info.encoderSpec, { kind: "tfjs-cnn", dir: "/m" });
     const x = tf.tensor3d(data.features.tokens.subarray(0, 2 * 16 * 8), [2, 16, 8]);
     const [p, q] = tf.tidy(
       () => [r.model.forward(x).scores.dataSync(), model.forward(x).scores.dataSync()],
