@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { readNpy } from "../io/npy.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
-import type { CamHead } from "../model/baselines.ts";
+import type { CamHead, LocalizationHead } from "../model/baselines.ts";
 import type { CueSet } from "./cues.ts";
 
 /** What a source is asked for. */
@@ -272,6 +272,48 @@ export function fileCueSource(dir: string): CueSource {
         maps.set(normalizeCueMap(r), i * M);
       }
       return { source: name, ids: [...req.ids], grid: [gh, gw], maps };
+    },
+  };
+}
+
+/**
+ * Cues from any trained {@link LocalizationHead}'s maps on the plain view (e.g. a first-round
+ * TeD-Loc model, for a second round of training on its own, cleaner maps). Needs `features`.
+ */
+export function headCueSource(
+  head: LocalizationHead,
+  opts: { batchSize?: number } = {},
+): CueSource {
+  const batchSize = opts.batchSize ?? 64;
+  return {
+    name: `head:${head.name}`,
+    produce(req) {
+      const f = req.features;
+      if (!f) throw new Error("headCueSource needs features in the request");
+      if (f.grid[0] !== req.grid[0] || f.grid[1] !== req.grid[1]) {
+        throw new Error(
+          `headCueSource: features grid ${f.grid} differs from requested ${req.grid}`,
+        );
+      }
+      const N = f.grid[0] * f.grid[1];
+      const rows = featureRows(f, req.ids);
+      const view = plainViewIndex(f);
+      const maps = new Float32Array(rows.length * N);
+      for (let s = 0; s < rows.length; s += batchSize) {
+        const part = rows.slice(s, s + batchSize);
+        const m = tf.tidy(() =>
+          head.predict(tf.tensor3d(gatherTokens(f, view, part), [part.length, N, f.dim])).maps
+        );
+        maps.set(m.dataSync(), s * N);
+        m.dispose();
+      }
+      for (let i = 0; i < rows.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
+      return Promise.resolve({
+        source: `head:${head.name}`,
+        ids: [...req.ids],
+        grid: [...req.grid],
+        maps,
+      });
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   combineCueSets,
   combinedCueSource,
   fileCueSource,
+  headCueSource,
   normalizeCueMap,
   pcaCueSource,
   resampleCueMap,
@@ -211,4 +212,28 @@ Deno.test("centerPriorCueSource: Gaussian at the true cell centres, same map for
   const want = raw.map((v) => (v - lo) / (hi - lo));
   assertArrayClose(s.maps, [...want, ...want], 1e-6);
   assert(s.maps[4] === 1, "centre cell is the maximum");
+});
+
+Deno.test("headCueSource: a trained head's maps (plain view), normalised, as cues", async () => {
+  await initBackend("cpu");
+  const cam = new CamHead(1, 2);
+  cam.setWeights({
+    "cam.weight": { shape: [1, 2], data: new Float32Array([1, -1]) },
+    "cam.bias": { shape: [2], data: new Float32Array(2) },
+  });
+  // predicted class 0 (positive mean) for image a, class 1 for image b: map = ±token
+  const features: FeatureSet = {
+    encoderId: "t",
+    ids: ["a", "b"],
+    grid: [1, 3],
+    dim: 1,
+    stride: 16,
+    cellOffset: 8,
+    views: ["test"],
+    tokens: new Float32Array([1, 2, 4, -1, -3, 0]),
+  };
+  const set = await headCueSource(cam).produce({ ids: ["a", "b"], grid: [1, 3], features });
+  assertEquals(set.source, "head:cam");
+  assertArrayClose(set.maps, [0, 1 / 3, 1, 1 / 3, 1, 0], 1e-6);
+  cam.dispose();
 });
