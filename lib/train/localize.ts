@@ -207,7 +207,7 @@ export async function evaluateHead(
   const rows = featureRows(features, ids);
   const view = plainViewIndex(features);
   const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
-  const [gh, gw] = features.grid, N = gh * gw, bs = opts.batchSize ?? 32;
+  const bs = opts.batchSize ?? 32;
   const bar = opts.progress === false
     ? null
     : new Progress(`eval ${head.name}`, ids.length, { unit: "img", ...(opts.progress ?? {}) });

@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   assert,
-  assertAlmostEquals,
   assertArrayClose,
   assertEquals,
   assertRejects,
