@@ -53,6 +53,9 @@ Deno.test("vanilla similarity: identity projection, map peaks where a token equa
   assertEquals(head.parameterCount(), 6); // anchors only: identity projection
   const projected = new VanillaSimilarityHead(5, an, 1);
   assertEquals(projected.parameterCount(), 5 * 3 + 6);
+  // N=3: projection 2·3·5·3=90, patch cosines 2·3·3·2=36, mean pool 3·3=9, pooled scores 2·3·2=12
+  assertEquals(projected.flops(3), 147);
+  assertEquals(head.flops(3), 36 + 9 + 12);
   head.dispose();
   projected.dispose();
 });
