@@ -36,90 +36,78 @@ import { binarizationLevel, type ThresholdBoxes } from "./contours.ts";
 /** Receives each candidate box `[x0, y0, x1, y1]` of binarization level `level`. */
 type BoxSink = (level: number, x0: number, y0: number, x1: number, y1: number) => void;
 
-/** Pixel indices sorted by value (counting sort): pixels of value v are order[start[v]..start[v+1]). */
-function sortByValue(values: Uint8Array): { order: Int32Array; start: Int32Array } {
-  const start = new Int32Array(257);
-  for (let i = 0; i < values.length; i++) start[values[i] + 1]++;
+/**
+ * Scratch buffers shared by the sweeps. The sweeps are synchronous and JavaScript is
+ * single-threaded, so one set per process is safe; it grows to the largest map seen.
+ */
+class Workspace {
+  n = 0;
+  order = new Int32Array(0);
+  start = new Int32Array(258);
+  parent = new Int32Array(0);
+  size = new Int32Array(0);
+  x0 = new Int32Array(0);
+  y0 = new Int32Array(0);
+  x1 = new Int32Array(0);
+  y1 = new Int32Array(0);
+  live = new Int32Array(0);
+  pos = new Int32Array(0);
+  area2 = new Int32Array(0);
+  first = new Int32Array(0);
+  flag = new Uint8Array(0);
+  fill = new Uint8Array(0);
+  quads = new Uint8Array(0);
+
+  ensure(n: number, quadCount: number): this {
+    if (n > this.n) {
+      this.n = n;
+      for (
+        const k of [
+          "order",
+          "parent",
+          "size",
+          "x0",
+          "y0",
+          "x1",
+          "y1",
+          "live",
+          "pos",
+          "area2",
+          "first",
+        ] as const
+      ) this[k] = new Int32Array(n);
+      this.flag = new Uint8Array(n);
+      this.fill = new Uint8Array(n);
+    }
+    if (quadCount > this.quads.length) this.quads = new Uint8Array(quadCount);
+    return this;
+  }
+}
+const WS = new Workspace();
+
+const DX8 = new Int32Array([-1, 0, 1, -1, 1, -1, 0, 1]);
+const DY8 = new Int32Array([-1, -1, -1, 0, 0, 1, 1, 1]);
+/** Index offsets of the 8 neighbours in a row-major image of width w. */
+function offsets8(w: number): Int32Array {
+  return DX8.map((dx, j) => dx + DY8[j] * w);
+}
+
+/** Counting sort: pixels of value v end up in `order[start[v]..start[v+1])`. */
+function sortByValue(values: Uint8Array, n: number, ws: Workspace): void {
+  const start = ws.start, order = ws.order;
+  start.fill(0);
+  for (let i = 0; i < n; i++) start[values[i] + 1]++;
   for (let v = 0; v < 256; v++) start[v + 1] += start[v];
-  const fill = start.slice(0, 256);
-  const order = new Int32Array(values.length);
-  for (let i = 0; i < values.length; i++) order[fill[values[i]]++] = i;
-  return { order, start };
+  // start[v] is advanced while filling, then restored by shifting back
+  for (let i = 0; i < n; i++) order[start[values[i]]++] = i;
+  for (let v = 256; v > 0; v--) start[v] = start[v - 1];
+  start[0] = 0;
 }
 
-/** Union–find with per-root bounding boxes and a list of live roots. */
-class BoxForest {
-  readonly parent: Int32Array;
-  readonly size: Int32Array;
-  readonly x0: Int32Array;
-  readonly y0: Int32Array;
-  readonly x1: Int32Array;
-  readonly y1: Int32Array;
-  readonly live: Int32Array;
-  readonly pos: Int32Array;
-  nLive = 0;
-
-  constructor(n: number) {
-    this.parent = new Int32Array(n).fill(-1);
-    this.size = new Int32Array(n);
-    this.x0 = new Int32Array(n);
-    this.y0 = new Int32Array(n);
-    this.x1 = new Int32Array(n);
-    this.y1 = new Int32Array(n);
-    this.live = new Int32Array(n);
-    this.pos = new Int32Array(n).fill(-1);
-  }
-
-  add(p: number, x: number, y: number, live: boolean): void {
-    this.parent[p] = p;
-    this.size[p] = 1;
-    this.x0[p] = this.x1[p] = x;
-    this.y0[p] = this.y1[p] = y;
-    if (live) this.link(p);
-  }
-
-  find(p: number): number {
-    const parent = this.parent;
-    while (parent[p] !== p) {
-      parent[p] = parent[parent[p]];
-      p = parent[p];
-    }
-    return p;
-  }
-
-  link(r: number): void {
-    this.pos[r] = this.nLive;
-    this.live[this.nLive++] = r;
-  }
-
-  unlink(r: number): void {
-    const i = this.pos[r];
-    if (i < 0) return;
-    const last = this.live[--this.nLive];
-    this.live[i] = last;
-    this.pos[last] = i;
-    this.pos[r] = -1;
-  }
-
-  /** Merge the sets of roots a ≠ b; returns the new root (the other is unlinked). */
-  merge(a: number, b: number): number {
-    if (this.size[a] < this.size[b]) {
-      const t = a;
-      a = b;
-      b = t;
-    }
-    this.parent[b] = a;
-    this.size[a] += this.size[b];
-    if (this.x0[b] < this.x0[a]) this.x0[a] = this.x0[b];
-    if (this.y0[b] < this.y0[a]) this.y0[a] = this.y0[b];
-    if (this.x1[b] > this.x1[a]) this.x1[a] = this.x1[b];
-    if (this.y1[b] > this.y1[a]) this.y1[a] = this.y1[b];
-    this.unlink(b);
-    return a;
-  }
-}
-
-/** Outer contours: components of `u8 > t` for every needed t, boxes to `sink`. */
+/**
+ * Outer contours: the 8-connected components of `u8 > t` for every needed level t (pixels
+ * added in descending value; union by size, path halving), boxes to `sink`.
+ */
 function sweepComponents(
   u8: Uint8Array,
   max: number,
@@ -128,36 +116,65 @@ function sweepComponents(
   need: Uint8Array,
   sink: BoxSink,
 ): void {
-  const { order, start } = sortByValue(u8);
-  const uf = new BoxForest(u8.length);
+  const n = h * w;
+  const ws = WS.ensure(n, 0);
+  sortByValue(u8, n, ws);
+  const { order, start, parent, size, x0, y0, x1, y1, live, pos } = ws;
+  const off8 = offsets8(w);
+  parent.fill(-1, 0, n);
+  let nLive = 0;
   for (let t = max - 1; t >= 0; t--) {
-    for (let k = start[t + 1]; k < start[t + 2]; k++) {
+    const end = start[t + 2];
+    for (let k = start[t + 1]; k < end; k++) {
       const p = order[k];
-      const x = p % w, y = (p - x) / w;
-      uf.add(p, x, y, true);
+      const y = (p / w) | 0, x = p - y * w;
+      parent[p] = p;
+      size[p] = 1;
+      x0[p] = x1[p] = x;
+      y0[p] = y1[p] = y;
+      pos[p] = nLive;
+      live[nLive++] = p;
       let r = p;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w || (dx === 0 && dy === 0)) continue;
-          const q = yy * w + xx;
-          if (uf.parent[q] < 0) continue;
-          const rq = uf.find(q);
-          if (rq !== r) r = uf.merge(r, rq);
+      const inside = x > 0 && y > 0 && x < w - 1 && y < h - 1;
+      for (let j = 0; j < 8; j++) {
+        let q = p + off8[j];
+        if (!inside) {
+          const xx = x + DX8[j], yy = y + DY8[j];
+          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
         }
+        if (parent[q] < 0) continue;
+        while (parent[q] !== q) q = parent[q] = parent[parent[q]];
+        if (q === r) continue;
+        let a = r, b = q;
+        if (size[a] < size[b]) {
+          a = q;
+          b = r;
+        }
+        parent[b] = a;
+        size[a] += size[b];
+        if (x0[b] < x0[a]) x0[a] = x0[b];
+        if (y0[b] < y0[a]) y0[a] = y0[b];
+        if (x1[b] > x1[a]) x1[a] = x1[b];
+        if (y1[b] > y1[a]) y1[a] = y1[b];
+        const i = pos[b], last = live[--nLive];
+        live[i] = last;
+        pos[last] = i;
+        r = a;
       }
     }
     if (!need[t]) continue;
-    for (let i = 0; i < uf.nLive; i++) {
-      const r = uf.live[i];
-      sink(t, uf.x0[r], uf.y0[r], Math.min(uf.x1[r] + 1, w - 1), Math.min(uf.y1[r] + 1, h - 1));
+    for (let i = 0; i < nLive; i++) {
+      const r = live[i];
+      sink(t, x0[r], y0[r], Math.min(x1[r] + 1, w - 1), Math.min(y1[r] + 1, h - 1));
     }
   }
 }
 
-/** Hole contours: enclosed 4-connected regions of `u8 <= t` for every needed t. */
+/**
+ * Hole contours: the 4-connected regions of `u8 <= t` that do not touch the image border,
+ * for every needed t (pixels added in ascending value; a flag per root marks regions
+ * connected to the outside, which leave the live list).
+ */
 function sweepHoles(
   u8: Uint8Array,
   max: number,
@@ -166,43 +183,142 @@ function sweepHoles(
   need: Uint8Array,
   sink: BoxSink,
 ): void {
-  const { order, start } = sortByValue(u8);
-  const uf = new BoxForest(u8.length);
-  const outside = new Uint8Array(u8.length); // per root: touches the image border
-  const nx = [1, -1, 0, 0], ny = [0, 0, 1, -1];
+  const n = h * w;
+  const ws = WS.ensure(n, 0);
+  sortByValue(u8, n, ws);
+  const { order, start, parent, size, x0, y0, x1, y1, live, pos, flag: outside } = ws;
+  parent.fill(-1, 0, n);
+  let nLive = 0;
   for (let t = 0; t < max; t++) {
-    for (let k = start[t]; k < start[t + 1]; k++) {
+    const end = start[t + 1];
+    for (let k = start[t]; k < end; k++) {
       const p = order[k];
-      const x = p % w, y = (p - x) / w;
+      const y = (p / w) | 0, x = p - y * w;
+      parent[p] = p;
+      size[p] = 1;
+      x0[p] = x1[p] = x;
+      y0[p] = y1[p] = y;
       const border = x === 0 || y === 0 || x === w - 1 || y === h - 1;
-      uf.add(p, x, y, !border);
       outside[p] = border ? 1 : 0;
+      if (border) pos[p] = -1;
+      else {
+        pos[p] = nLive;
+        live[nLive++] = p;
+      }
       let r = p;
       for (let j = 0; j < 4; j++) {
-        const xx = x + nx[j], yy = y + ny[j];
-        if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
-        const q = yy * w + xx;
-        if (uf.parent[q] < 0) continue;
-        const rq = uf.find(q);
-        if (rq === r) continue;
-        const out = outside[r] | outside[rq];
-        r = uf.merge(r, rq);
-        if (out && !outside[r]) {
-          outside[r] = 1;
-          uf.unlink(r);
+        let q: number;
+        if (j === 0) {
+          if (x === 0) continue;
+          q = p - 1;
+        } else if (j === 1) {
+          if (x === w - 1) continue;
+          q = p + 1;
+        } else if (j === 2) {
+          if (y === 0) continue;
+          q = p - w;
+        } else {
+          if (y === h - 1) continue;
+          q = p + w;
         }
+        if (parent[q] < 0) continue;
+        while (parent[q] !== q) q = parent[q] = parent[parent[q]];
+        if (q === r) continue;
+        let a = r, b = q;
+        if (size[a] < size[b]) {
+          a = q;
+          b = r;
+        }
+        parent[b] = a;
+        size[a] += size[b];
+        if (x0[b] < x0[a]) x0[a] = x0[b];
+        if (y0[b] < y0[a]) y0[a] = y0[b];
+        if (x1[b] > x1[a]) x1[a] = x1[b];
+        if (y1[b] > y1[a]) y1[a] = y1[b];
+        // b leaves the live list; a leaves it too when the merged region reaches outside
+        const ib = pos[b];
+        if (ib >= 0) {
+          const last = live[--nLive];
+          live[ib] = last;
+          pos[last] = ib;
+          pos[b] = -1;
+        }
+        if (outside[b] && !outside[a]) {
+          outside[a] = 1;
+          const ia = pos[a];
+          if (ia >= 0) {
+            const last = live[--nLive];
+            live[ia] = last;
+            pos[last] = ia;
+            pos[a] = -1;
+          }
+        }
+        r = a;
       }
     }
     if (!need[t]) continue;
-    for (let i = 0; i < uf.nLive; i++) {
-      const r = uf.live[i];
-      sink(
-        t,
-        uf.x0[r] - 1,
-        uf.y0[r] - 1,
-        Math.min(uf.x1[r] + 2, w - 1),
-        Math.min(uf.y1[r] + 2, h - 1),
-      );
+    for (let i = 0; i < nLive; i++) {
+      const r = live[i];
+      sink(t, x0[r] - 1, y0[r] - 1, Math.min(x1[r] + 2, w - 1), Math.min(y1[r] + 2, h - 1));
+    }
+  }
+}
+
+/** Priority flood (bucket queue) into `fill`; `next` and `seen` are scratch of length n. */
+function floodFill(
+  u8: Uint8Array,
+  h: number,
+  w: number,
+  fill: Uint8Array,
+  next: Int32Array,
+  seen: Uint8Array,
+): void {
+  const n = h * w;
+  const head = new Int32Array(256).fill(-1);
+  seen.fill(0, 0, n);
+  const seed = (p: number) => {
+    if (seen[p]) return;
+    seen[p] = 1;
+    const v = u8[p];
+    fill[p] = v;
+    next[p] = head[v];
+    head[v] = p;
+  };
+  for (let x = 0; x < w; x++) {
+    seed(x);
+    seed((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    seed(y * w);
+    seed(y * w + w - 1);
+  }
+  for (let v = 0; v < 256; v++) {
+    while (head[v] >= 0) {
+      const p = head[v];
+      head[v] = next[p];
+      const y = (p / w) | 0, x = p - y * w;
+      for (let j = 0; j < 4; j++) {
+        let q: number;
+        if (j === 0) {
+          if (x === 0) continue;
+          q = p - 1;
+        } else if (j === 1) {
+          if (x === w - 1) continue;
+          q = p + 1;
+        } else if (j === 2) {
+          if (y === 0) continue;
+          q = p - w;
+        } else {
+          if (y === h - 1) continue;
+          q = p + w;
+        }
+        if (seen[q]) continue;
+        seen[q] = 1;
+        const m = u8[q] > v ? u8[q] : v;
+        fill[q] = m;
+        next[q] = head[m];
+        head[m] = q;
+      }
     }
   }
 }
@@ -210,43 +326,23 @@ function sweepHoles(
 /**
  * Grayscale hole filling: `fill[p]` = min over 4-paths from outside the image to p of the
  * largest u8 on the path. `fill > t` is `u8 > t` with its holes filled.
+ *
+ * @example
+ * ```ts
+ * const filled = fillHoleLevels(u8, 224, 224);
+ * ```
  */
 export function fillHoleLevels(u8: Uint8Array, h: number, w: number): Uint8Array {
-  const n = u8.length;
+  const n = h * w;
   const fill = new Uint8Array(n);
-  const seen = new Uint8Array(n);
-  const head = new Int32Array(256).fill(-1);
-  const next = new Int32Array(n);
-  const push = (p: number, v: number) => {
-    fill[p] = v;
-    seen[p] = 1;
-    next[p] = head[v];
-    head[v] = p;
-  };
-  for (let x = 0; x < w; x++) {
-    push(x, u8[x]);
-    if (h > 1) push((h - 1) * w + x, u8[(h - 1) * w + x]);
-  }
-  for (let y = 1; y < h - 1; y++) {
-    push(y * w, u8[y * w]);
-    if (w > 1) push(y * w + w - 1, u8[y * w + w - 1]);
-  }
-  for (let v = 0; v < 256; v++) {
-    while (head[v] >= 0) {
-      const p = head[v];
-      head[v] = next[p];
-      const x = p % w;
-      if (x > 0 && !seen[p - 1]) push(p - 1, Math.max(u8[p - 1], v));
-      if (x < w - 1 && !seen[p + 1]) push(p + 1, Math.max(u8[p + 1], v));
-      if (p >= w && !seen[p - w]) push(p - w, Math.max(u8[p - w], v));
-      if (p + w < n && !seen[p + w]) push(p + w, Math.max(u8[p + w], v));
-    }
-  }
+  floodFill(u8, h, w, fill, new Int32Array(n), new Uint8Array(n));
   return fill;
 }
 
 /**
- * Largest-contour box for every needed level: `boxes[4t..4t+3]`.
+ * Largest-contour box for every needed level: `boxes[4t..4t+3]`. Union–find over the
+ * hole-filled map in descending value, with per component twice its contour area (quads of
+ * 4 pixels count 2, of 3 pixels 1), its first raster pixel and its box.
  */
 function sweepLargest(
   u8: Uint8Array,
@@ -255,37 +351,61 @@ function sweepLargest(
   w: number,
   need: Uint8Array,
 ): Int32Array {
-  const fill = fillHoleLevels(u8, h, w);
-  const { order, start } = sortByValue(fill);
-  const uf = new BoxForest(u8.length);
-  const area2 = new Int32Array(u8.length); // twice the contour area, per root
-  const first = new Int32Array(u8.length); // raster index of the first pixel, per root
+  const n = h * w;
   const qw = w + 1;
-  const quads = new Uint8Array(qw * (h + 1)); // quad (qx,qy) holds pixels x∈{qx−1,qx}, y∈{qy−1,qy}
+  const ws = WS.ensure(n, qw * (h + 1));
+  const { fill, parent, size, x0, y0, x1, y1, live, pos, area2, first, quads } = ws;
+  floodFill(u8, h, w, fill, ws.order, ws.flag); // order and flag as scratch, before sorting
+  sortByValue(fill, n, ws);
+  const { order, start } = ws;
+  const off8 = offsets8(w);
+  parent.fill(-1, 0, n);
+  quads.fill(0, 0, qw * (h + 1));
   const boxes = new Int32Array(4 * Math.max(max, 1));
+  let nLive = 0;
   for (let t = max - 1; t >= 0; t--) {
-    for (let k = start[t + 1]; k < start[t + 2]; k++) {
+    const end = start[t + 2];
+    for (let k = start[t + 1]; k < end; k++) {
       const p = order[k];
-      const x = p % w, y = (p - x) / w;
-      uf.add(p, x, y, true);
+      const y = (p / w) | 0, x = p - y * w;
+      parent[p] = p;
+      size[p] = 1;
+      x0[p] = x1[p] = x;
+      y0[p] = y1[p] = y;
+      area2[p] = 0;
       first[p] = p;
+      pos[p] = nLive;
+      live[nLive++] = p;
       let r = p;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w || (dx === 0 && dy === 0)) continue;
-          const q = yy * w + xx;
-          if (uf.parent[q] < 0) continue;
-          const rq = uf.find(q);
-          if (rq === r) continue;
-          const a = area2[r] + area2[rq], f = Math.min(first[r], first[rq]);
-          r = uf.merge(r, rq);
-          area2[r] = a;
-          first[r] = f;
+      const inside = x > 0 && y > 0 && x < w - 1 && y < h - 1;
+      for (let j = 0; j < 8; j++) {
+        let q = p + off8[j];
+        if (!inside) {
+          const xx = x + DX8[j], yy = y + DY8[j];
+          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
         }
+        if (parent[q] < 0) continue;
+        while (parent[q] !== q) q = parent[q] = parent[parent[q]];
+        if (q === r) continue;
+        let a = r, b = q;
+        if (size[a] < size[b]) {
+          a = q;
+          b = r;
+        }
+        parent[b] = a;
+        size[a] += size[b];
+        area2[a] += area2[b];
+        if (first[b] < first[a]) first[a] = first[b];
+        if (x0[b] < x0[a]) x0[a] = x0[b];
+        if (y0[b] < y0[a]) y0[a] = y0[b];
+        if (x1[b] > x1[a]) x1[a] = x1[b];
+        if (y1[b] > y1[a]) y1[a] = y1[b];
+        const i = pos[b], last = live[--nLive];
+        live[i] = last;
+        pos[last] = i;
+        r = a;
       }
+      // quad (qx, qy) holds pixels x ∈ {qx−1, qx}, y ∈ {qy−1, qy}; p is in 4 of them
       const q0 = y * qw + x;
       let gained = 0;
       if (++quads[q0] >= 3) gained++;
@@ -295,19 +415,17 @@ function sweepLargest(
       area2[r] += gained;
     }
     if (!need[t]) continue;
-    let best = -1;
-    for (let i = 0; i < uf.nLive; i++) {
-      const r = uf.live[i];
-      if (
-        best < 0 || area2[r] > area2[best] || (area2[r] === area2[best] && first[r] > first[best])
-      ) {
+    let best = live[0];
+    for (let i = 1; i < nLive; i++) {
+      const r = live[i];
+      if (area2[r] > area2[best] || (area2[r] === area2[best] && first[r] > first[best])) {
         best = r;
       }
     }
-    boxes[4 * t] = uf.x0[best];
-    boxes[4 * t + 1] = uf.y0[best];
-    boxes[4 * t + 2] = Math.min(uf.x1[best] + 1, w - 1);
-    boxes[4 * t + 3] = Math.min(uf.y1[best] + 1, h - 1);
+    boxes[4 * t] = x0[best];
+    boxes[4 * t + 1] = y0[best];
+    boxes[4 * t + 2] = Math.min(x1[best] + 1, w - 1);
+    boxes[4 * t + 3] = Math.min(y1[best] + 1, h - 1);
   }
   return boxes;
 }

@@ -41,11 +41,13 @@ Deno.test("synthetic dataset: maps regenerate bit-identically", () => {
 });
 
 for (const method of ["sweep", "per-threshold"] as const) {
-  for (const [key, interval, ious] of [
-    ["0.01", 0.01, [30, 50, 70]],
-    ["0.05", 0.05, [30, 50, 70]],
-    ["0.01-iou-50-60", 0.01, [50, 60]],
-  ] as const) {
+  for (
+    const [key, interval, ious] of [
+      ["0.01", 0.01, [30, 50, 70]],
+      ["0.05", 0.05, [30, 50, 70]],
+      ["0.01-iou-50-60", 0.01, [50, 60]],
+    ] as const
+  ) {
     Deno.test(`BoxEvaluator (${method}, ${key}): equals the Python reference`, () => {
       if (method === "per-threshold" && key !== "0.05") return; // slow path: one grid suffices
       const want = DATA.boxes[key];
@@ -135,7 +137,9 @@ Deno.test("camThresholds and classRank", () => {
 function gtMasks(): Uint8Array[] {
   return IMAGES.map((im) => {
     const inst = im.mask.discs.map(([cx, cy, r]: number[]) => discMask(224, 224, cx, cy, r));
-    const ig = im.mask.ignore ? discMask(224, 224, ...(im.mask.ignore as [number, number, number])) : undefined;
+    const ig = im.mask.ignore
+      ? discMask(224, 224, ...(im.mask.ignore as [number, number, number]))
+      : undefined;
     return combineGtMasks(inst, ig);
   });
 }

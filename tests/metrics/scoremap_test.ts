@@ -116,10 +116,16 @@ Deno.test("centerGaussianMap: centred at 111.5, min 0, max 1, sigma 56", () => {
 
 Deno.test("checkScoremap and quantizeScoremap", () => {
   checkScoremap(Float32Array.from([0, 0.5, 1, 1]), 2, 2);
-  const bad: [number[], string][] = [[[0, 0.5, 1], "3 values"], [[0, NaN, 1, 0], "NaN"], [
-    [0, 1.0001, 1, 0],
-    "outside [0, 1]",
-  ], [[0, -1e-9, 1, 0], "outside"], [[0, Infinity, 1, 0], "outside"]];
+  const bad: [number[], string][] = [
+    [[0, 0.5, 1], "3 values"],
+    [[0, NaN, 1, 0], "NaN"],
+    [
+      [0, 1.0001, 1, 0],
+      "outside [0, 1]",
+    ],
+    [[0, -1e-9, 1, 0], "outside"],
+    [[0, Infinity, 1, 0], "outside"],
+  ];
   for (const [v, msg] of bad) {
     let err: unknown;
     try {

@@ -35,6 +35,7 @@ Deno.test("sweep: equals the cv2 fixture boxes at every τ", () => {
     const { u8, max } = quantizeScoremap(synthMap(spec));
     const got = boxesAllThresholds(u8, max, spec.h, spec.w, taus);
     taus.forEach((tau, i) => {
+      assertEquals(c.tauLevels[i], Math.trunc(tau * max), `level of τ=${tau}`);
       const want = c.levels[String(c.tauLevels[i])];
       const all: number[][] = [];
       for (let k = 0; k < want.all.length; k += 4) all.push(want.all.slice(k, k + 4));
@@ -115,7 +116,13 @@ Deno.test("sweep: hand-made cases (one pixel, diagonal, border ring, holes)", ()
   assertEquals(boxesAllThresholds(u8, max, 5, 5, taus)[1].largest, [2, 2, 3, 3]);
   // a ring along the image border: its outer contour and its hole contour (box clipped)
   const ring = new Float32Array(49);
-  for (let i = 0; i < 7; i++) ring[i] = ring[42 + i] = ring[i * 7] = ring[i * 7 + 6] = 1;
+  for (let i = 0; i < 7; i++) {
+    ring[i] =
+      ring[42 + i] =
+      ring[i * 7] =
+      ring[i * 7 + 6] =
+        1;
+  }
   const r = quantizeScoremap(ring);
   assertEquals(sortedKey(boxesAllThresholds(r.u8, r.max, 7, 7, [0.5])[0].all), "0,0,6,6;0,0,6,6");
   // all-zero map: no contour at any τ
@@ -139,7 +146,7 @@ Deno.test("fillHoleLevels: grayscale hole filling", () => {
   assertEquals(f[0], 0);
   u8[11] = 5; // a channel of 5 from the pit to the image border lowers the pit's fill to 10
   u8[10] = 5;
-  assertEquals(Array.from(fillHoleLevels(u8, 5, 5).subarray(10, 13)), [5, 10, 10]);
+  assertEquals(Array.from(fillHoleLevels(u8, 5, 5).subarray(10, 13)), [5, 5, 10]);
 });
 
 Deno.test("iouCurvesAllThresholds: equals IoUs of per-threshold boxes", () => {
@@ -150,7 +157,12 @@ Deno.test("iouCurvesAllThresholds: equals IoUs of per-threshold boxes", () => {
     const map = randomMap(rng, h, w, k % 5);
     const gts = Array.from({ length: 1 + (k % 3) }, () => {
       const x0 = Math.floor(rng.next() * w), y0 = Math.floor(rng.next() * h);
-      return [x0, y0, x0 + Math.floor(rng.next() * (w - x0)), y0 + Math.floor(rng.next() * (h - y0))];
+      return [
+        x0,
+        y0,
+        x0 + Math.floor(rng.next() * (w - x0)),
+        y0 + Math.floor(rng.next() * (h - y0)),
+      ];
     });
     const { u8, max } = quantizeScoremap(map);
     const got = iouCurvesAllThresholds(u8, max, h, w, taus, gts);
