@@ -7,7 +7,7 @@ import {
   wsolIou,
 } from "../../lib/metrics/sweep.ts";
 import { camThresholds } from "../../lib/metrics/box.ts";
-import { quantizeScoremap } from "../../lib/metrics/scoremap.ts";
+import { centerGaussianMap, quantizeScoremap } from "../../lib/metrics/scoremap.ts";
 import { Rng } from "../../lib/util/rng.ts";
 import { FIXTURES, type MapSpec, synthMap } from "./synthetic.ts";
 
@@ -130,6 +130,13 @@ Deno.test("sweep: hand-made cases (one pixel, diagonal, border ring, holes)", ()
   for (const b of boxesAllThresholds(z.u8, z.max, 4, 4, taus)) {
     assertEquals(b, { largest: [0, 0, 0, 0], all: [[0, 0, 0, 0]] });
   }
+  // a smooth hole-free map takes the single-sweep path; a ring map the three-sweep one
+  const gauss = centerGaussianMap(40, 9);
+  assertEquals(
+    Array.from(fillHoleLevels(quantizeScoremap(gauss).u8, 40, 40)),
+    Array.from(quantizeScoremap(gauss).u8),
+  );
+  checkMap(gauss, 40, 40, camThresholds(0.01), "gaussian");
   for (const [name, m] of [["one", one], ["ring", ring]] as const) {
     const s = Math.sqrt(m.length);
     checkMap(m, s, s, camThresholds(0.01), name);
