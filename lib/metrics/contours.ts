@@ -34,7 +34,7 @@
 import type { Box } from "../data/metadata.ts";
 
 /** One contour as `cv2.findContours(RETR_TREE, CHAIN_APPROX_SIMPLE)` returns it. */
-export interface Contour {
+export interface BinaryContour {
   /** Vertices `[x0, y0, x1, y1, …]` after CHAIN_APPROX_SIMPLE compression. */
   points: number[];
   /** Whether this is a hole border (inner boundary of a component). */
@@ -66,7 +66,7 @@ interface RawContour {
  * const boxes = contours.map((c) => contourBoundingRect(c.points));
  * ```
  */
-export function findContours(binary: ArrayLike<number>, h: number, w: number): Contour[] {
+export function findContours(binary: ArrayLike<number>, h: number, w: number): BinaryContour[] {
   const pw = w + 2;
   // Labels: 0 background, 1 unvisited foreground, ±k visited (border number k ≥ 2).
   const f = new Int32Array((h + 2) * pw);

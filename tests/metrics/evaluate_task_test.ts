@@ -192,6 +192,25 @@ Deno.test("evaluate task: missing map and malformed metadata name file (and line
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("evaluate task: accepts GT boxes one pixel past the image (as wsolevaluation's CUB)", async () => {
+  const { dir, meta, maps: sm } = await setup();
+  const loc = `${meta}/localization.txt`;
+  const text = await Deno.readTextFile(loc);
+  // image 0 is 500×375: x1 = int(x + w) = 501 occurs in the real CUB metadata
+  await Deno.writeTextFile(
+    loc,
+    text.replace(`${IDS[0]},100,60,400,300`, `${IDS[0]},100,60,501,300`),
+  );
+  // deno-lint-ignore no-explicit-any
+  const got = await main(["--metadata", meta, "--scoremaps", sm]) as any;
+  const m = boxMetadata();
+  m.boxes.set(IDS[0], [[100, 60, 501, 300]]);
+  const ev = new BoxEvaluator({ metadata: m });
+  maps().forEach((map, i) => ev.accumulate(map, IDS[i]));
+  assertAlmostEquals(got.boxes.maxBoxAccV2, ev.compute().maxBoxAccV2, 1e-12);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("evaluate task: PxAP from PNG masks with --mask-root", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tedloc-eval-mask-" });
   const meta = `${dir}/metadata`, sm = `${dir}/scoremaps`, root = `${dir}/masks`;
