@@ -3,3 +3,6 @@
  * @module
  */
 export * from "./metadata.ts";
+export * from "./image_size.ts";
+export * from "./dataset.ts";
+export * from "./cub.ts";
