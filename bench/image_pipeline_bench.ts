@@ -7,7 +7,7 @@
  * ../shared/data or $TEDLOC_SHARED_DATA), or `deno bench -A bench/image_pipeline_bench.ts`.
  */
 import sharp from "sharp";
-import { drawView, loadView } from "../lib/data/image.ts";
+import { drawImageView, loadImageView } from "../lib/data/image.ts";
 import { ImageDecoderPool, iterateBatches } from "../lib/data/loader.ts";
 import { prepareCub } from "../lib/data/cub.ts";
 import { loadDataset } from "../lib/data/dataset.ts";
@@ -35,17 +35,17 @@ async function main(n: number): Promise<void> {
     console.log("skipped: CUB-50 not found (set TEDLOC_SHARED_DATA)");
     return;
   }
-  const view = drawView("test");
+  const view = drawImageView("test");
   const rate = (label: string, count: number, ms: number) =>
     console.log(`${label.padEnd(58)} ${(count / (ms / 1000)).toFixed(1).padStart(7)} img/s`);
 
-  for (const p of paths.slice(0, 8)) await loadView(p, view); // warm-up (JIT, sharp init)
+  for (const p of paths.slice(0, 8)) await loadImageView(p, view); // warm-up (JIT, sharp init)
   let t0 = performance.now();
-  for (const p of paths) await loadView(p, view);
+  for (const p of paths) await loadImageView(p, view);
   rate("main thread, one at a time", paths.length, performance.now() - t0);
 
   t0 = performance.now();
-  await Promise.all(paths.map((p) => loadView(p, view)));
+  await Promise.all(paths.map((p) => loadImageView(p, view)));
   rate("main thread, all at once (sharp pool + JS resize)", paths.length, performance.now() - t0);
 
   t0 = performance.now();
@@ -111,8 +111,8 @@ if (import.meta.main) {
   await main(Number(Deno.args[0] ?? 256));
 } else if (CUB !== null) {
   const paths = await cubPaths(64);
-  const view = drawView("test");
+  const view = drawImageView("test");
   Deno.bench("decode + test view, 64 CUB images, main thread", { group: "decode" }, async () => {
-    await Promise.all(paths.map((p) => loadView(p, view)));
+    await Promise.all(paths.map((p) => loadImageView(p, view)));
   });
 }

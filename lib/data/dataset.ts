@@ -235,9 +235,9 @@ export async function loadDataset(
  *
  * @example
  * ```ts
- * const path = imagePath(ds, ds.splits.test.imageIds[0]);
+ * const path = datasetImagePath(ds, ds.splits.test.imageIds[0]);
  * ```
  */
-export function imagePath(dataset: Pick<WsolDataset, "imageRoot">, imageId: string): string {
+export function datasetImagePath(dataset: Pick<WsolDataset, "imageRoot">, imageId: string): string {
   return join(dataset.imageRoot, imageId);
 }

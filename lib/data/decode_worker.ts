@@ -9,12 +9,12 @@
  */
 /// <reference lib="deno.worker" />
 import { InputError } from "../io/errors.ts";
-import { loadView, type ViewParams } from "./image.ts";
+import { type ImageViewParams, loadImageView } from "./image.ts";
 
-self.onmessage = async (e: MessageEvent<{ job: number; path: string; view: ViewParams }>) => {
+self.onmessage = async (e: MessageEvent<{ job: number; path: string; view: ImageViewParams }>) => {
   const { job, path, view } = e.data;
   try {
-    const pixels = await loadView(path, view);
+    const pixels = await loadImageView(path, view);
     self.postMessage({ job, pixels }, [pixels.buffer as ArrayBuffer]);
   } catch (err) {
     const input = err instanceof InputError;

@@ -25,9 +25,9 @@ import type { Box } from "./metadata.ts";
 import { resizePil } from "./resize.ts";
 
 /** Side of the square images the encoders receive. */
-export const IMAGE_SIZE = 224;
+export const PIPELINE_IMAGE_SIZE = 224;
 /** Side of the resize before the random 224 crop of the train view. */
-export const TRAIN_RESIZE = 256;
+export const PIPELINE_TRAIN_RESIZE = 256;
 
 /** An 8-bit RGB image, row-major interleaved (`height × width × 3`). */
 export interface RgbImage {
@@ -40,7 +40,7 @@ export interface RgbImage {
 export type ImageTransform = "test" | "train" | "flip";
 
 /** A fully drawn view: which transform and, for `train`, its random crop and flip. */
-export interface ViewParams {
+export interface ImageViewParams {
   transform: ImageTransform;
   /** Crop origin in the 256×256 frame (train only). */
   cropX: number;
@@ -56,15 +56,15 @@ export interface ViewParams {
  *
  * @example
  * ```ts
- * const p = drawView("train", new Rng(1)); // { transform: "train", cropX: 17, cropY: 3, flip: true }
+ * const p = drawImageView("train", new Rng(1)); // { transform: "train", cropX: 17, cropY: 3, flip: true }
  * ```
  */
-export function drawView(transform: ImageTransform, rng?: Rng): ViewParams {
+export function drawImageView(transform: ImageTransform, rng?: Rng): ImageViewParams {
   if (transform === "test") return { transform, cropX: 0, cropY: 0, flip: false };
   if (transform === "flip") return { transform, cropX: 0, cropY: 0, flip: true };
   if (transform !== "train") throw new Error(`unknown transform '${transform}'`);
   if (!rng) throw new Error("the train transform needs an rng");
-  const span = TRAIN_RESIZE - IMAGE_SIZE + 1;
+  const span = PIPELINE_TRAIN_RESIZE - PIPELINE_IMAGE_SIZE + 1;
   const cropX = rng.int(span), cropY = rng.int(span);
   return { transform, cropX, cropY, flip: rng.next() < 0.5 };
 }
@@ -170,20 +170,27 @@ function flipRowsInPlace(data: Uint8Array, width: number, height: number, c: num
   }
 }
 
-function applyViewRaw(img: RawImage, view: ViewParams): Uint8Array {
+function applyViewRaw(img: RawImage, view: ImageViewParams): Uint8Array {
   const c = img.channels;
   let out: Uint8Array;
   if (view.transform === "train") {
-    const big = resizePil(img.data, img.width, img.height, TRAIN_RESIZE, TRAIN_RESIZE, c);
-    out = new Uint8Array(IMAGE_SIZE * IMAGE_SIZE * c);
-    for (let y = 0; y < IMAGE_SIZE; y++) {
-      const from = ((y + view.cropY) * TRAIN_RESIZE + view.cropX) * c;
-      out.set(big.subarray(from, from + IMAGE_SIZE * c), y * IMAGE_SIZE * c);
+    const big = resizePil(
+      img.data,
+      img.width,
+      img.height,
+      PIPELINE_TRAIN_RESIZE,
+      PIPELINE_TRAIN_RESIZE,
+      c,
+    );
+    out = new Uint8Array(PIPELINE_IMAGE_SIZE * PIPELINE_IMAGE_SIZE * c);
+    for (let y = 0; y < PIPELINE_IMAGE_SIZE; y++) {
+      const from = ((y + view.cropY) * PIPELINE_TRAIN_RESIZE + view.cropX) * c;
+      out.set(big.subarray(from, from + PIPELINE_IMAGE_SIZE * c), y * PIPELINE_IMAGE_SIZE * c);
     }
   } else {
-    out = resizePil(img.data, img.width, img.height, IMAGE_SIZE, IMAGE_SIZE, c);
+    out = resizePil(img.data, img.width, img.height, PIPELINE_IMAGE_SIZE, PIPELINE_IMAGE_SIZE, c);
   }
-  if (view.flip) flipRowsInPlace(out, IMAGE_SIZE, IMAGE_SIZE, c);
+  if (view.flip) flipRowsInPlace(out, PIPELINE_IMAGE_SIZE, PIPELINE_IMAGE_SIZE, c);
   return c === 1 ? grayToRgb(out) : out;
 }
 
@@ -192,10 +199,10 @@ function applyViewRaw(img: RawImage, view: ViewParams): Uint8Array {
  *
  * @example
  * ```ts
- * const pixels = applyView(await decodeImage(p), drawView("test"));
+ * const pixels = applyImageView(await decodeImage(p), drawImageView("test"));
  * ```
  */
-export function applyView(img: RgbImage, view: ViewParams): Uint8Array {
+export function applyImageView(img: RgbImage, view: ImageViewParams): Uint8Array {
   return applyViewRaw({ ...img, channels: 3 }, view);
 }
 
@@ -203,7 +210,7 @@ export function applyView(img: RgbImage, view: ViewParams): Uint8Array {
  * Decode an image and apply a view (grayscale images are resized as one channel and
  * expanded afterwards: the same bytes as expanding first, at a third of the work).
  */
-export async function loadView(path: string, view: ViewParams): Promise<Uint8Array> {
+export async function loadImageView(path: string, view: ImageViewParams): Promise<Uint8Array> {
   return applyViewRaw(await decodeRaw(path), view);
 }
 
@@ -213,14 +220,14 @@ export async function loadView(path: string, view: ViewParams): Promise<Uint8Arr
  *
  * @example
  * ```ts
- * transformBoxes([[0, 0, 499, 332]], [500, 333], drawView("flip"));
+ * transformBoxes([[0, 0, 499, 332]], [500, 333], drawImageView("flip"));
  * ```
  */
-export function transformBoxes(boxes: Box[], size: [number, number], view: ViewParams): Box[] {
+export function transformBoxes(boxes: Box[], size: [number, number], view: ImageViewParams): Box[] {
   const [w, h] = size;
-  const side = view.transform === "train" ? TRAIN_RESIZE : IMAGE_SIZE;
+  const side = view.transform === "train" ? PIPELINE_TRAIN_RESIZE : PIPELINE_IMAGE_SIZE;
   const sx = side / w, sy = side / h;
-  const last = IMAGE_SIZE - 1;
+  const last = PIPELINE_IMAGE_SIZE - 1;
   const clip = (v: number) => Math.min(Math.max(v, 0), last);
   return boxes.map(([x0, y0, x1, y1]) => {
     let a = x0 * sx, b = y0 * sy, c = x1 * sx, d = y1 * sy;

@@ -13,20 +13,20 @@ import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../util/rng.ts";
 import type { WsolDataset } from "./dataset.ts";
-import { imagePath } from "./dataset.ts";
+import { datasetImagePath } from "./dataset.ts";
 import {
-  drawView,
-  IMAGE_SIZE,
+  drawImageView,
   IMAGENET_MEAN,
   IMAGENET_STD,
   type ImageTransform,
-  loadView,
+  type ImageViewParams,
+  loadImageView,
+  PIPELINE_IMAGE_SIZE,
   transformBoxes,
-  type ViewParams,
 } from "./image.ts";
 import type { Box, WsolMetadata } from "./metadata.ts";
 
-const PIXELS = IMAGE_SIZE * IMAGE_SIZE * 3;
+const PIXELS = PIPELINE_IMAGE_SIZE * PIPELINE_IMAGE_SIZE * 3;
 
 /** Workers used when none is asked for: one per spare core, at most 2 (0 on one core). */
 export function defaultDecodeWorkers(): number {
@@ -47,7 +47,7 @@ interface Pending {
  * @example
  * ```ts
  * const pool = new ImageDecoderPool(1);
- * const px = await pool.load(path, drawView("test"));
+ * const px = await pool.load(path, drawImageView("test"));
  * pool.close();
  * ```
  */
@@ -99,9 +99,9 @@ export class ImageDecoderPool {
   }
 
   /** Decode `path` and apply `view`. Rejects with an InputError naming a bad file. */
-  load(path: string, view: ViewParams): Promise<Uint8Array> {
+  load(path: string, view: ImageViewParams): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new Error("ImageDecoderPool is closed"));
-    if (this.size === 0) return loadView(path, view);
+    if (this.size === 0) return loadImageView(path, view);
     let w = 0;
     for (let i = 1; i < this.size; i++) if (this.busy[i] < this.busy[w]) w = i;
     const job = this.nextJob++;
@@ -141,7 +141,7 @@ function metadataOf(dataset: WsolDataset, id: string, split?: string): WsolMetad
   return Object.values(dataset.splits).find((m) => m.classLabels.has(id));
 }
 
-function boxesOf(m: WsolMetadata | undefined, id: string, view: ViewParams): Box[] {
+function boxesOf(m: WsolMetadata | undefined, id: string, view: ImageViewParams): Box[] {
   const size = m?.imageSizes.get(id);
   const boxes = m?.boxes.get(id);
   return size && boxes ? transformBoxes(boxes, size, view) : [];
@@ -168,11 +168,11 @@ export interface ImageBatchData {
 
 async function assemble(
   paths: string[],
-  views: ViewParams[],
+  views: ImageViewParams[],
   pool: ImageDecoderPool | undefined,
 ): Promise<Float32Array> {
   const out = new Float32Array(paths.length * PIXELS);
-  const load = pool ? (p: string, v: ViewParams) => pool.load(p, v) : loadView;
+  const load = pool ? (p: string, v: ImageViewParams) => pool.load(p, v) : loadImageView;
   await Promise.all(paths.map(async (p, i) => {
     const px = await load(p, views[i]);
     const base = i * PIXELS;
@@ -197,11 +197,11 @@ export async function loadImageBatch(
   ids: string[],
   opts: LoadBatchOptions,
 ): Promise<ImageBatchData> {
-  const views = ids.map(() => drawView(opts.transform, opts.rng));
+  const views = ids.map(() => drawImageView(opts.transform, opts.rng));
   const metas = ids.map((id) => metadataOf(dataset, id, opts.split));
-  const data = await assemble(ids.map((id) => imagePath(dataset, id)), views, opts.pool);
+  const data = await assemble(ids.map((id) => datasetImagePath(dataset, id)), views, opts.pool);
   return {
-    images: tf.tensor4d(data, [ids.length, IMAGE_SIZE, IMAGE_SIZE, 3], "float32"),
+    images: tf.tensor4d(data, [ids.length, PIPELINE_IMAGE_SIZE, PIPELINE_IMAGE_SIZE, 3], "float32"),
     boxes: ids.map((id, i) => boxesOf(metas[i], id, views[i])),
   };
 }
@@ -236,7 +236,7 @@ export interface ImageBatch extends ImageBatchData {
   index: number;
   ids: string[];
   labels: Int32Array;
-  views: ViewParams[];
+  views: ImageViewParams[];
 }
 
 /**
@@ -277,14 +277,14 @@ export async function* iterateBatches(
   const ownPool = opts.pool === undefined;
   const pool = opts.pool ?? new ImageDecoderPool(opts.workers ?? defaultDecodeWorkers());
   const ahead = Math.max(0, opts.prefetch ?? 2);
-  type Prepared = { ids: string[]; views: ViewParams[]; data: Float32Array };
+  type Prepared = { ids: string[]; views: ImageViewParams[]; data: Float32Array };
   const queue: Promise<Prepared>[] = [];
   let scheduled = 0;
   const schedule = () => {
     const ids = chunks[scheduled++];
     // views drawn here, in batch order, so augmentation is independent of decode timing
-    const views = ids.map(() => drawView(opts.transform, rng));
-    const p = assemble(ids.map((id) => imagePath(dataset, id)), views, pool)
+    const views = ids.map(() => drawImageView(opts.transform, rng));
+    const p = assemble(ids.map((id) => datasetImagePath(dataset, id)), views, pool)
       .then((data) => ({ ids, views, data }));
     p.catch(() => {}); // a batch never consumed must not surface as an unhandled rejection
     queue.push(p);
@@ -298,7 +298,11 @@ export async function* iterateBatches(
         ids,
         views,
         labels: Int32Array.from(ids, (id) => meta.classLabels.get(id)!),
-        images: tf.tensor4d(data, [ids.length, IMAGE_SIZE, IMAGE_SIZE, 3], "float32"),
+        images: tf.tensor4d(
+          data,
+          [ids.length, PIPELINE_IMAGE_SIZE, PIPELINE_IMAGE_SIZE, 3],
+          "float32",
+        ),
         boxes: ids.map((id, i) => boxesOf(meta, id, views[i])),
       };
     }

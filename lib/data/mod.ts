@@ -1,6 +1,7 @@
 /**
  * Datasets: wsolevaluation metadata, the CUB converter, the image pipeline (PIL-exact
- * decode/resize, views, batches with prefetch) and the embedded default dataset.
+ * decode/resize, views, batches with prefetch) and the embedded default dataset (synthetic
+ * birds). The rasterizer behind the default dataset (`raster.ts`) stays internal.
  * @module
  */
 export * from "./metadata.ts";
@@ -10,3 +11,4 @@ export * from "./cub.ts";
 export * from "./resize.ts";
 export * from "./image.ts";
 export * from "./loader.ts";
+export * from "./synthetic.ts";

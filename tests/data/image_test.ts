@@ -3,12 +3,12 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../assert.ts";
 import { resizePil } from "../../lib/data/resize.ts";
 import {
-  applyView,
+  applyImageView,
   decodeImage,
-  drawView,
-  loadView,
+  drawImageView,
+  type ImageViewParams,
+  loadImageView,
   transformBoxes,
-  type ViewParams,
 } from "../../lib/data/image.ts";
 import {
   ImageDecoderPool,
@@ -93,9 +93,9 @@ Deno.test("decodeImage: gray → RGB, CMYK like PIL, alpha dropped; bad files na
   const rgba = new Uint8Array([200, 100, 50, 0, 1, 2, 3, 255]);
   await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } }).png().toFile(`${TMP}/a.png`);
   assertEquals(Array.from((await decodeImage(`${TMP}/a.png`)).data), [200, 100, 50, 1, 2, 3]);
-  // the grayscale path of loadView equals expanding first
-  const v = drawView("test");
-  assertEquals(await loadView(`${F}/gray.png`, v), applyView(g, v));
+  // the grayscale path of loadImageView equals expanding first
+  const v = drawImageView("test");
+  assertEquals(await loadImageView(`${F}/gray.png`, v), applyImageView(g, v));
 
   const good = await Deno.readFile(`${F}/cmyk.jpg`);
   await Deno.writeFile(`${TMP}/trunc.jpg`, good.subarray(0, good.length >> 1));
@@ -116,26 +116,26 @@ Deno.test("views: test = torchvision resize, flip = mirror, train = crop of the 
   const src = await decodeImage(`${F}/src.png`);
   const r224 = await rawPixels(`${F}/resize224_torchvision.png`);
   const r256 = await rawPixels(`${F}/resize256_torchvision.png`);
-  assertEquals(maxDiff(applyView(src, drawView("test")), r224), 0);
-  assertEquals(maxDiff(applyView(src, drawView("flip")), mirror(r224, 224)), 0);
-  const v: ViewParams = { transform: "train", cropX: 32, cropY: 5, flip: false };
-  assertEquals(maxDiff(applyView(src, v), crop(r256, 256, 32, 5, 224)), 0);
+  assertEquals(maxDiff(applyImageView(src, drawImageView("test")), r224), 0);
+  assertEquals(maxDiff(applyImageView(src, drawImageView("flip")), mirror(r224, 224)), 0);
+  const v: ImageViewParams = { transform: "train", cropX: 32, cropY: 5, flip: false };
+  assertEquals(maxDiff(applyImageView(src, v), crop(r256, 256, 32, 5, 224)), 0);
   assertEquals(
-    maxDiff(applyView(src, { ...v, flip: true }), mirror(crop(r256, 256, 32, 5, 224), 224)),
+    maxDiff(applyImageView(src, { ...v, flip: true }), mirror(crop(r256, 256, 32, 5, 224), 224)),
     0,
   );
   // train draws: crops cover 0..32, flips about half, same seed same draws
   const rng = new Rng(3);
-  const draws = Array.from({ length: 400 }, () => drawView("train", rng));
+  const draws = Array.from({ length: 400 }, () => drawImageView("train", rng));
   const xs = draws.map((d) => d.cropX);
   assertEquals([Math.min(...xs), Math.max(...xs)], [0, 32]);
   const flips = draws.filter((d) => d.flip).length;
   assert(flips > 150 && flips < 250, `flips ${flips}`);
   const again = new Rng(3);
-  assertEquals(Array.from({ length: 400 }, () => drawView("train", again)), draws);
-  let err = await assertRejects(() => drawView("train"), "needs an rng");
+  assertEquals(Array.from({ length: 400 }, () => drawImageView("train", again)), draws);
+  let err = await assertRejects(() => drawImageView("train"), "needs an rng");
   assert(!(err instanceof InputError));
-  err = await assertRejects(() => drawView("rotate" as "test"), "unknown transform");
+  err = await assertRejects(() => drawImageView("rotate" as "test"), "unknown transform");
 });
 
 /** Bright rectangle [x0..x1]×[y0..y1] (inclusive) on black, then its extent after a view. */
@@ -160,29 +160,29 @@ Deno.test("transformBoxes moves boxes with the pixels in every view (within a pi
   }
   const img = { data, width: W, height: H };
   const rng = new Rng(11);
-  const views: ViewParams[] = [
-    drawView("test"),
-    drawView("flip"),
+  const views: ImageViewParams[] = [
+    drawImageView("test"),
+    drawImageView("flip"),
     { transform: "train", cropX: 0, cropY: 32, flip: false },
     { transform: "train", cropX: 32, cropY: 0, flip: true },
-    drawView("train", rng),
-    drawView("train", rng),
+    drawImageView("train", rng),
+    drawImageView("train", rng),
   ];
   for (const v of views) {
     const [got] = transformBoxes([box], [W, H], v);
-    const seen = extent(applyView(img, v), 224);
+    const seen = extent(applyImageView(img, v), 224);
     for (let k = 0; k < 4; k++) {
       assert(Math.abs(got[k] - seen[k]) <= 1.01, `${JSON.stringify(v)}: ${got} vs pixels ${seen}`);
     }
   }
   // exact values for the simple views
   assertEquals(
-    transformBoxes([[0, 0, 332, 249]], [333, 250], drawView("test"))[0].map((v) =>
+    transformBoxes([[0, 0, 332, 249]], [333, 250], drawImageView("test"))[0].map((v) =>
       Math.round(v * 100) / 100
     ),
     [0, 0, 223.33, 223.1],
   );
-  const f = transformBoxes([[10, 20, 100, 120]], [224, 224], drawView("flip"))[0];
+  const f = transformBoxes([[10, 20, 100, 120]], [224, 224], drawImageView("flip"))[0];
   assertEquals(f, [123, 20, 213, 120]);
   const t = transformBoxes([[10, 20, 100, 120]], [256, 256], {
     transform: "train",
@@ -242,9 +242,9 @@ Deno.test("loadImageBatch: [B,224,224,3] float32 0..255 equal to the views, boxe
   assertEquals(images.shape, [3, 224, 224, 3]);
   assertEquals(images.dtype, "float32");
   const data = await images.data();
-  const first = await loadView(`${TMP}/${ids[1]}`, drawView("flip"));
+  const first = await loadImageView(`${TMP}/${ids[1]}`, drawImageView("flip"));
   assertEquals(maxDiff(data.subarray(224 * 224 * 3, 2 * 224 * 224 * 3), first), 0);
-  assertEquals(boxes[1], transformBoxes([[10, 10, 99, 79]], [300, 200], drawView("flip")));
+  assertEquals(boxes[1], transformBoxes([[10, 10, 99, 79]], [300, 200], drawImageView("flip")));
   images.dispose();
   await assertRejects(
     () => loadImageBatch(ds, ["nope.png"], { transform: "test" }),
@@ -256,7 +256,7 @@ Deno.test("loadImageBatch: [B,224,224,3] float32 0..255 equal to the views, boxe
 Deno.test("iterateBatches: seeded order and augmentation, full coverage, workers = main thread, errors name the file", async () => {
   const ds = await fixtureDataset();
   const run = async (opts: Parameters<typeof iterateBatches>[2]) => {
-    const out: { ids: string[]; labels: number[]; views: ViewParams[]; sum: number }[] = [];
+    const out: { ids: string[]; labels: number[]; views: ImageViewParams[]; sum: number }[] = [];
     for await (const b of iterateBatches(ds, "train", opts)) {
       out.push({
         ids: b.ids,
@@ -310,10 +310,10 @@ Deno.test("iterateBatches: seeded order and augmentation, full coverage, workers
       "not in split",
     );
     // close rejects pending work and later loads
-    const p = pool.load(`${F}/src.png`, drawView("test"));
+    const p = pool.load(`${F}/src.png`, drawImageView("test"));
     pool.close();
     await assertRejects(() => p, "closed");
-    await assertRejects(() => pool.load(`${F}/src.png`, drawView("test")), "closed");
+    await assertRejects(() => pool.load(`${F}/src.png`, drawImageView("test")), "closed");
   } finally {
     pool.close();
   }
