@@ -10,11 +10,13 @@ import {
   defaultDatasetName,
   generateDefaultDataset,
   SYNTHETIC_PROFILES,
+  writeDatasetSample,
 } from "../lib/data/synthetic.ts";
 import { projectPath } from "../lib/util/paths.ts";
 
 const SPEC = {
-  usage: "deno task make-dataset [--profile ci|quick|full] [--seed N] [--out DIR] [--workers N]",
+  usage:
+    "deno task make-dataset [--profile ci|quick|full] [--seed N] [--out DIR] [--workers N] [--sample DIR]",
   description: "Generate the embedded default WSOL dataset (synthetic birds whose classes differ " +
     "only in head colour, crest shape and wing pattern; exact boxes and masks; attribute " +
     "anchors standing in for CLIP). Deterministic from the seed. Default output: " +
@@ -24,6 +26,10 @@ const SPEC = {
     seed: { type: "string" as const, help: "integer seed", default: "0" },
     out: { type: "string" as const, help: "output folder (replaced)" },
     workers: { type: "string" as const, help: "render workers (default: one per core, ≤ 4)" },
+    sample: {
+      type: "string" as const,
+      help: "also write a 4-image sample (PNGs, masks, overview.jpg) into this folder",
+    },
   },
 };
 
@@ -51,6 +57,8 @@ async function main(args: string[]): Promise<void> {
     name,
   });
   const counts = Object.entries(ds.splits).map(([k, m]) => `${k} ${m.imageIds.length}`).join(", ");
+  const sample = a.values.sample as string | undefined;
+  if (sample) await writeDatasetSample(ds, sample, 4);
   console.log(
     `make-dataset: ${ds.classNames.length} classes, ${counts} → ${out} ` +
       `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import sharp from "sharp";
+import sharp, { type OverlayOptions } from "sharp";
 import { join } from "node:path";
 import { writeDirAtomic, writeTextAtomic } from "../io/atomic.ts";
 import { writeAnchors } from "../text/anchors.ts";
@@ -910,4 +910,82 @@ export async function ensureDefaultDataset(
     workers: opts.workers,
     progress: opts.progress,
   });
+}
+
+/**
+ * Write a small sample of a dataset for docs: `count` test images from different families
+ * (their PNGs and masks), `overview.jpg` (each image with its GT box in green beside its
+ * mask) and `sample.json` (ids, class names, boxes).
+ *
+ * @example
+ * ```ts
+ * await writeDatasetSample(await ensureDefaultDataset(), "data/sample", 4);
+ * ```
+ */
+export async function writeDatasetSample(
+  dataset: WsolDataset,
+  out: string,
+  count = 4,
+): Promise<void> {
+  const test = dataset.splits.test;
+  const masks = dataset.maskSplits?.test;
+  if (!test || !masks || !dataset.maskRoot) throw new Error("writeDatasetSample: no test masks");
+  // one image per label, labels spread over the families (every perFamily-th class)
+  const labels = dataset.classNames.map((_, k) => k);
+  const step = Math.max(1, Math.floor(labels.length / count));
+  const chosen = labels.filter((k) => k % step === 0).slice(0, count).map((k) =>
+    test.imageIds.find((id) => test.classLabels.get(id) === k)!
+  );
+  const tile = 220;
+  const tiles: OverlayOptions[] = [];
+  const entries = [];
+  await Deno.mkdir(out, { recursive: true });
+  for (const [i, id] of chosen.entries()) {
+    const name = `sample${i}`;
+    await Deno.copyFile(join(dataset.imageRoot, id), join(out, `${name}.png`));
+    await Deno.copyFile(
+      join(dataset.maskRoot, masks.masks.get(id)![0]),
+      join(out, `${name}_mask.png`),
+    );
+    const { data, info } = await sharp(join(dataset.imageRoot, id)).removeAlpha().raw()
+      .toBuffer({ resolveWithObject: true });
+    const [x0, y0, x1, y1] = test.boxes.get(id)![0];
+    const px = (x: number, y: number) => data.set([0, 255, 0], (y * info.width + x) * 3);
+    for (let x = x0; x <= x1; x++) px(x, y0), px(x, y1);
+    for (let y = y0; y <= y1; y++) px(x0, y), px(x1, y);
+    const fit = { width: tile, height: tile, fit: "contain" as const, background: "#ffffff" };
+    tiles.push({
+      input: await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+        .resize(fit).png().toBuffer(),
+      left: (2 * i) * tile,
+      top: 0,
+    });
+    tiles.push({
+      input: await sharp(join(dataset.maskRoot, masks.masks.get(id)![0])).resize(fit).png()
+        .toBuffer(),
+      left: (2 * i + 1) * tile,
+      top: 0,
+    });
+    entries.push({
+      file: `${name}.png`,
+      mask: `${name}_mask.png`,
+      id,
+      label: test.classLabels.get(id),
+      className: dataset.classNames[test.classLabels.get(id)!],
+      size: test.imageSizes.get(id),
+      box: test.boxes.get(id)![0],
+    });
+  }
+  await sharp({
+    create: { width: 2 * chosen.length * tile, height: tile, channels: 3, background: "#ffffff" },
+  }).composite(tiles).jpeg({ quality: 85 }).toFile(join(out, "overview.jpg"));
+  await writeTextAtomic(
+    join(out, "sample.json"),
+    JSON.stringify(
+      { dataset: dataset.name, generator: dataset.info?.generator, images: entries },
+      null,
+      2,
+    ) +
+      "\n",
+  );
 }
