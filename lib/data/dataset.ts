@@ -21,6 +21,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
+import { Rng } from "../util/rng.ts";
 import { readMetadata, type ReadMetadataOptions, type WsolMetadata } from "./metadata.ts";
 
 /** A loaded dataset: names, image location and per-split metadata (paths absolute). */
@@ -240,4 +241,52 @@ export async function loadDataset(
  */
 export function datasetImagePath(dataset: Pick<WsolDataset, "imageRoot">, imageId: string): string {
   return join(dataset.imageRoot, imageId);
+}
+
+/**
+ * Split a metadata in two, stratified by class: `perClass` images of every class (or all but
+ * one when a class has fewer) go to `heldOut`, the rest stay in `rest`; which ones is decided
+ * by `seed`. Use it to carve a validation set out of train, so choices never touch the test
+ * split. File order is kept in both parts.
+ *
+ * @example
+ * ```ts
+ * const { rest, heldOut } = holdOutPerClass(ds.splits.train, 5, 0);
+ * ```
+ */
+export function holdOutPerClass(
+  m: WsolMetadata,
+  perClass: number,
+  seed: number,
+): { rest: WsolMetadata; heldOut: WsolMetadata } {
+  if (!(Number.isInteger(perClass) && perClass >= 0)) {
+    throw new Error(`holdOutPerClass: perClass must be a non-negative integer, got ${perClass}`);
+  }
+  const byClass = new Map<number, string[]>();
+  for (const id of m.imageIds) {
+    const c = m.classLabels.get(id)!;
+    const list = byClass.get(c);
+    if (list) list.push(id);
+    else byClass.set(c, [id]);
+  }
+  const rng = new Rng(seed);
+  const held = new Set<string>();
+  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+    const ids = rng.shuffle([...byClass.get(c)!]);
+    for (const id of ids.slice(0, Math.min(perClass, ids.length - 1))) held.add(id);
+  }
+  const part = (keep: (id: string) => boolean): WsolMetadata => {
+    const ids = m.imageIds.filter(keep);
+    const pick = <V>(map: Map<string, V>) =>
+      new Map(ids.filter((id) => map.has(id)).map((id) => [id, map.get(id)!]));
+    return {
+      imageIds: ids,
+      classLabels: pick(m.classLabels),
+      imageSizes: pick(m.imageSizes),
+      boxes: pick(m.boxes),
+      masks: pick(m.masks),
+      ignoreMasks: pick(m.ignoreMasks),
+    };
+  };
+  return { rest: part((id) => !held.has(id)), heldOut: part((id) => held.has(id)) };
 }

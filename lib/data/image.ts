@@ -28,6 +28,11 @@ import { resizePil } from "./resize.ts";
 export const PIPELINE_IMAGE_SIZE = 224;
 /** Side of the resize before the random 224 crop of the train view. */
 export const PIPELINE_TRAIN_RESIZE = 256;
+/**
+ * Identifies what the views compute (decode semantics, resampling, sizes): put it in
+ * feature-cache keys so caches are rebuilt when the pipeline changes.
+ */
+export const IMAGE_PIPELINE_ID = "pil-rgb+pil-bilinear@224|train256crop224flip/1";
 
 /** An 8-bit RGB image, row-major interleaved (`height × width × 3`). */
 export interface RgbImage {

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { prepareCub } from "../../lib/data/cub.ts";
+import { cubRootFromEnv, ensurePreparedCub, prepareCub } from "../../lib/data/cub.ts";
 import { loadDataset } from "../../lib/data/dataset.ts";
 import { readMetadata } from "../../lib/data/metadata.ts";
 import { InputError } from "../../lib/io/errors.ts";
@@ -205,6 +205,27 @@ Deno.test("prepare-cub task: one error line with file:line, exit 1; --help exits
   assertEquals(o.code, 2);
   o = await run(["--help"]);
   assertEquals(o.code, 0);
+});
+
+Deno.test("ensurePreparedCub prepares once per root; cubRootFromEnv honours TEDLOC_CUB_ROOT", async () => {
+  const root = await miniCub();
+  const out = tmpDir();
+  const a = await ensurePreparedCub(root, out);
+  const stamp = (await Deno.stat(`${out}/dataset.json`)).mtime;
+  const b = await ensurePreparedCub(root, out);
+  assertEquals((await Deno.stat(`${out}/dataset.json`)).mtime, stamp, "reused");
+  assertEquals(b.splits.test.imageIds, a.splits.test.imageIds);
+  const other = await miniCub();
+  const c = await ensurePreparedCub(other, out);
+  assertEquals(c.imageRoot, `${other}/images`, "another root re-prepares");
+  const saved = Deno.env.get("TEDLOC_CUB_ROOT");
+  try {
+    Deno.env.set("TEDLOC_CUB_ROOT", root);
+    assertEquals(cubRootFromEnv(), root);
+  } finally {
+    if (saved === undefined) Deno.env.delete("TEDLOC_CUB_ROOT");
+    else Deno.env.set("TEDLOC_CUB_ROOT", saved);
+  }
 });
 
 const CUB = sharedDataPath("cub50", "CUB_200_2011");

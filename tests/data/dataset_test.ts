@@ -2,6 +2,7 @@ import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { parseImageHeader, readImageSize } from "../../lib/data/image_size.ts";
 import {
+  holdOutPerClass,
   loadDataset,
   readClassNames,
   writeClassNames,
@@ -158,4 +159,30 @@ Deno.test("loadDataset: bad descriptors and labels without a class are InputErro
     `${root}/metadata/train/class_labels.txt`,
     "label 1 of 't1.png' has no class",
   );
+});
+
+Deno.test("holdOutPerClass: stratified, seeded, disjoint, keeps order and every class in both", () => {
+  const ids = Array.from({ length: 30 }, (_, i) => `x${i}.png`);
+  const m = {
+    imageIds: ids,
+    classLabels: new Map(ids.map((id, i) => [id, i % 3])),
+    imageSizes: new Map(ids.map((id) => [id, [10, 10] as [number, number]])),
+    boxes: new Map(ids.map((id) => [id, [[1, 1, 2, 2] as [number, number, number, number]]])),
+    masks: new Map<string, string[]>(),
+    ignoreMasks: new Map<string, string>(),
+  };
+  const { rest, heldOut } = holdOutPerClass(m, 4, 7);
+  assertEquals(heldOut.imageIds.length, 12);
+  assertEquals(rest.imageIds.length, 18);
+  for (const c of [0, 1, 2]) {
+    assertEquals(heldOut.imageIds.filter((id) => heldOut.classLabels.get(id) === c).length, 4);
+  }
+  assertEquals([...rest.imageIds, ...heldOut.imageIds].sort(), [...ids].sort());
+  const order = (xs: string[]) => xs.map((id) => ids.indexOf(id));
+  assertEquals(order(heldOut.imageIds), [...order(heldOut.imageIds)].sort((a, b) => a - b));
+  assertEquals(heldOut.boxes.size, 12);
+  assertEquals(holdOutPerClass(m, 4, 7).heldOut.imageIds, heldOut.imageIds, "seeded");
+  assert(holdOutPerClass(m, 4, 8).heldOut.imageIds.join() !== heldOut.imageIds.join());
+  // a class never loses its last image
+  assertEquals(holdOutPerClass(m, 50, 1).rest.imageIds.length, 3);
 });
