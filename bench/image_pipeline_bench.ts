@@ -70,7 +70,8 @@ async function main(n: number): Promise<void> {
   await prepareCub(CUB!, out);
   const ds = await loadDataset(out);
   const ids = ds.splits.test.imageIds.slice(0, paths.length);
-  const computeMs = 100; // per batch of 32, e.g. a small encoder on wasm
+  // per batch of 32: 20 ms/img is MobileNet v1 0.25 → conv_pw_11 on tfjs wasm (platform.md)
+  const computeMs = Number(Deno.env.get("BENCH_COMPUTE_MS") ?? 640);
   for (
     const [label, workers, prefetch] of [["no prefetch, main thread", 0, 0], [
       "prefetch 2, 1 worker",

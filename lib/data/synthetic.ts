@@ -663,7 +663,10 @@ export async function writeSyntheticJob(
 export interface GenerateDefaultDatasetOptions {
   profile?: DatasetProfile;
   seed?: number;
-  /** Worker count (default: one per core, at most 4; 0 renders on the main thread). */
+  /**
+   * Worker count (default: one per core, at most 4, for 1,000 images or more; below that 0,
+   * which renders on the main thread).
+   */
   workers?: number;
   /** Show a progress bar (default false). */
   progress?: boolean;
@@ -769,8 +772,10 @@ export async function generateDefaultDataset(
   const classes = designBirdClasses(config, seed);
   const jobs = syntheticJobs(config);
   const hash = await syntheticConfigHash(profile, seed);
+  // small datasets render faster on this thread than workers start (under `deno test` each
+  // worker is type-checked first, ~3 s)
   const workers = opts.workers ??
-    Math.max(0, Math.min(4, navigator.hardwareConcurrency ?? 2));
+    (jobs.length < 1000 ? 0 : Math.max(0, Math.min(4, navigator.hardwareConcurrency ?? 2)));
   await writeDirAtomic(out, async (dir) => {
     const bar = opts.progress
       ? new Progress("default dataset", jobs.length, { unit: "img" })
