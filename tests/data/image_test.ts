@@ -75,7 +75,7 @@ Deno.test("resizePil is bit-identical to torchvision Resize((224,224)) and ((256
   assert(maxDiff(vips, await rawPixels(`${F}/resize224_torchvision.png`)) > 50);
 });
 
-Deno.test("decodeImage: gray → RGB, CMYK like PIL, alpha dropped; bad files name the file", async () => {
+Deno.test("decodeImage: gray → RGB, CMYK like PIL, alpha dropped, no EXIF rotation, 16-bit; bad files name the file", async () => {
   const g = await decodeImage(`${F}/gray.png`);
   assertEquals([g.width, g.height, g.data.length], [150, 100, 150 * 100 * 3]);
   const gray = await sharp(`${F}/gray.png`).toColourspace("b-w").raw().toBuffer();
@@ -96,6 +96,19 @@ Deno.test("decodeImage: gray → RGB, CMYK like PIL, alpha dropped; bad files na
   // the grayscale path of loadImageView equals expanding first
   const v = drawImageView("test");
   assertEquals(await loadImageView(`${F}/gray.png`, v), applyImageView(g, v));
+
+  // EXIF orientation is not applied (PIL does not apply it either): stored size and pixels
+  const src = await decodeImage(`${F}/src.png`);
+  await sharp(src.data, { raw: { width: 300, height: 200, channels: 3 } }).withMetadata({
+    orientation: 6,
+  }).png().toFile(`${TMP}/rot.png`);
+  const rot = await decodeImage(`${TMP}/rot.png`);
+  assertEquals([rot.width, rot.height], [300, 200]);
+  assertEquals(maxDiff(rot.data, src.data), 0);
+  // 16-bit PNG: reduced to 8 bits (PIL keeps the high byte; ±1 is allowed)
+  await sharp(src.data, { raw: { width: 300, height: 200, channels: 3 } }).toColourspace("rgb16")
+    .png().toFile(`${TMP}/deep.png`);
+  assert(maxDiff((await decodeImage(`${TMP}/deep.png`)).data, src.data) <= 1, "16-bit PNG");
 
   const good = await Deno.readFile(`${F}/cmyk.jpg`);
   await Deno.writeFile(`${TMP}/trunc.jpg`, good.subarray(0, good.length >> 1));
