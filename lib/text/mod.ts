@@ -7,3 +7,5 @@
 export * from "./anchors.ts";
 export * from "./tokenizer.ts";
 export * from "./clip_text.ts";
+export * from "./linalg.ts";
+export * from "./orthogonalize.ts";
