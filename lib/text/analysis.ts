@@ -118,6 +118,36 @@ export function anchorStatistics(
 }
 
 /**
+ * Per class, the cosine between an orthogonalized anchor and its raw anchor: how much of
+ * the raw direction survives. `ortho` rows may be longer than the raw ones (lifted to
+ * `orthoDim` = D + C); the extra coordinates count as zero in the raw vector.
+ *
+ * @example
+ * ```ts
+ * const o = orthogonalizeAnchors(a.vectors, a.count, a.dim, "qr");
+ * const kept = rawCosines(a.vectors, o.vectors, a.count, a.dim, o.dim);
+ * ```
+ */
+export function rawCosines(
+  raw: ArrayLike<number>,
+  ortho: ArrayLike<number>,
+  count: number,
+  rawDim: number,
+  orthoDim: number,
+): Float64Array {
+  if (orthoDim < rawDim) throw new Error(`rawCosines: orthoDim ${orthoDim} < rawDim ${rawDim}`);
+  const t = unitRows(raw, count, rawDim);
+  const q = unitRows(ortho, count, orthoDim);
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    let s = 0;
+    for (let k = 0; k < rawDim; k++) s += t[i * rawDim + k] * q[i * orthoDim + k];
+    out[i] = s;
+  }
+  return out;
+}
+
+/**
  * The rows `indices` of a `count × dim` matrix (e.g. a bird subset of the ImageNet anchors).
  */
 export function selectAnchorRows(

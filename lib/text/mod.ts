@@ -9,3 +9,5 @@ export * from "./tokenizer.ts";
 export * from "./clip_text.ts";
 export * from "./linalg.ts";
 export * from "./orthogonalize.ts";
+export * from "./analysis.ts";
+export * from "./sources.ts";
