@@ -12,14 +12,14 @@ import { type Anchors, writeAnchors } from "../lib/text/anchors.ts";
 import { anchorStatistics } from "../lib/text/analysis.ts";
 import { type ClipActivation, ClipTextEncoder } from "../lib/text/clip_text.ts";
 import {
+  anchorSourceTag,
   attributeAnchors,
   clipTextAnchors,
-  DEFAULT_TEMPLATE,
+  DEFAULT_PROMPT_TEMPLATE,
   embeddingAnchors,
   findCubIdList,
   readAttributeMatrix,
   readClassList,
-  sourceTag,
 } from "../lib/text/sources.ts";
 import { loadClipTokenizer } from "../lib/text/tokenizer.ts";
 import {
@@ -59,7 +59,7 @@ const SPEC = {
       type: s,
       help: "class list: 'name' or 'id name' lines (required for --weights/--attributes)",
     },
-    template: { type: s, help: `prompt template (CLIP; default '${DEFAULT_TEMPLATE}')` },
+    template: { type: s, help: `prompt template (CLIP; default '${DEFAULT_PROMPT_TEMPLATE}')` },
     out: { type: s, help: "output anchors file (.safetensors)" },
     "batch-size": { type: s, help: "prompts per forward pass", default: "32" },
     heads: { type: s, help: "attention heads (default: metadata, else width/64)" },
@@ -108,7 +108,7 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
     const vocab = (a.values.vocab as string | undefined) ??
       sharedDataPath("clip", "bpe_simple_vocab_16e6.txt.gz");
     if (!vocab) throw new UsageError("--vocab is required (no shared CLIP vocabulary found)");
-    const template = (a.values.template as string | undefined) ?? DEFAULT_TEMPLATE;
+    const template = (a.values.template as string | undefined) ?? DEFAULT_PROMPT_TEMPLATE;
     const activation = a.values.activation as string | undefined;
     if (activation !== undefined && activation !== "quick_gelu" && activation !== "gelu") {
       throw new UsageError(`--activation must be quick_gelu or gelu, got '${activation}'`);
@@ -147,7 +147,7 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
       count: classes.names.length,
       dim: c.embedDim,
       template,
-      source: sourceTag("clip", weights),
+      source: anchorSourceTag("clip", weights),
       extra: {
         clip_naming: c.naming,
         clip_width: String(c.width),
@@ -178,7 +178,7 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
       count: r.count,
       dim: r.dim,
       template: "",
-      source: sourceTag("attributes", file),
+      source: anchorSourceTag("attributes", file),
       extra: {
         attribute_transform: r.transform === "centred"
           ? `centred (minus the mean of all ${matrix.rows} rows), L2-normalised`
@@ -205,7 +205,7 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
       count: r.count,
       dim: r.dim,
       template: (a.values.template as string | undefined) ?? "",
-      source: sourceTag("embeddings", file, `#${r.tensor}`),
+      source: anchorSourceTag("embeddings", file, `#${r.tensor}`),
     };
   }
   await writeAnchors(out, anchors);

@@ -27,7 +27,7 @@ import type { ClipTextEncoder } from "./clip_text.ts";
 import type { ClipTokenizer } from "./tokenizer.ts";
 
 /** The paper's prompt template. */
-export const DEFAULT_TEMPLATE = "Image of a {}.";
+export const DEFAULT_PROMPT_TEMPLATE = "Image of a {}.";
 
 /**
  * A class name as it goes into a prompt: CUB's `NNN.` prefix dropped, underscores →
@@ -139,7 +139,7 @@ async function readText(path: string): Promise<string> {
 }
 
 /** A prompt from a template: `{}` replaced by the class name. */
-export function fillTemplate(template: string, name: string): string {
+export function fillPromptTemplate(template: string, name: string): string {
   if (!template.includes("{}")) {
     throw new InputError(`template '${template}' has no '{}' for the class name`);
   }
@@ -167,7 +167,7 @@ export async function clipTextAnchors(
   encoder: ClipTextEncoder,
   tokenizer: ClipTokenizer,
   classNames: string[],
-  template = DEFAULT_TEMPLATE,
+  template = DEFAULT_PROMPT_TEMPLATE,
   opts: ClipAnchorOptions = {},
 ): Promise<Float32Array> {
   const c = encoder.config;
@@ -177,7 +177,7 @@ export async function clipTextAnchors(
       { file: tokenizer.source },
     );
   }
-  const prompts = classNames.map((n) => fillTemplate(template, n));
+  const prompts = classNames.map((n) => fillPromptTemplate(template, n));
   const batchSize = opts.batchSize ?? 32;
   const out = new Float32Array(prompts.length * c.embedDim);
   for (let start = 0; start < prompts.length; start += batchSize) {
@@ -450,6 +450,10 @@ export async function embeddingAnchors(
 }
 
 /** `clip:<file name>` style source tags. */
-export function sourceTag(kind: "clip" | "attributes" | "embeddings", path: string, extra = "") {
+export function anchorSourceTag(
+  kind: "clip" | "attributes" | "embeddings",
+  path: string,
+  extra = "",
+) {
   return `${kind}:${basename(path)}${extra}`;
 }

@@ -146,12 +146,6 @@ export function cleanClipText(text: string): string {
 const CLIP_PATTERN =
   /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
 
-/** Where a tokenizer's vocabulary came from, for messages and metadata. */
-export interface TokenizerSource {
-  /** e.g. the vocabulary file path. */
-  name: string;
-}
-
 /** Options of {@link ClipTokenizer.tokenize}. */
 export interface TokenizeOptions {
   /** Tokens per row (default 77). */

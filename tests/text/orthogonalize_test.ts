@@ -194,6 +194,29 @@ Deno.test("orthogonalize: C > D and duplicates are lifted to D + C dimensions", 
   assertEquals([forced.dim, forced.lifted], [10, true]);
 });
 
+Deno.test("orthogonalize: the lift equals orthogonalizing [T; εI] written out (both paths)", () => {
+  // C > D takes the D×D-eigen path for symmetric; the explicit lift has C ≤ D + C and
+  // takes the C×C path: they must agree (row scaling by √(1+ε²) changes neither result).
+  const C = 24, D = 10, eps = 0.1;
+  const x = correlated(C, D, 12);
+  const t = unitRows(x, C, D);
+  const explicit = new Float64Array(C * (D + C));
+  for (let i = 0; i < C; i++) {
+    explicit.set(t.subarray(i * D, i * D + D), i * (D + C));
+    explicit[i * (D + C) + D + i] = eps;
+  }
+  for (const method of ["qr", "symmetric"] as const) {
+    const lifted = orthogonalizeAnchors(x, C, D, method, { liftScale: eps });
+    const direct = orthogonalizeAnchors(explicit, C, D + C, method);
+    assertEquals([lifted.dim, lifted.lifted, direct.lifted], [D + C, true, false]);
+    let worst = 0;
+    for (let i = 0; i < lifted.vectors.length; i++) {
+      worst = Math.max(worst, Math.abs(lifted.vectors[i] - direct.vectors[i]));
+    }
+    assert(worst < 1e-6, `${method}: lifted vs explicit differ by ${worst}`);
+  }
+});
+
 Deno.test("orthogonalize: bad input", () => {
   const bad = (f: () => unknown, part: string) => {
     try {

@@ -15,7 +15,7 @@ import {
   cleanClassName,
   clipTextAnchors,
   embeddingAnchors,
-  fillTemplate,
+  fillPromptTemplate,
   parseAttributeMatrix,
   parseClassList,
 } from "../../lib/text/sources.ts";
@@ -38,8 +38,8 @@ Deno.test("sources: class names cleaned for prompts", () => {
   assertEquals(cleanClassName("001.Black_footed_Albatross"), "Black footed Albatross");
   assertEquals(cleanClassName("  great_white__shark "), "great white shark");
   assertEquals(cleanClassName("Chuck_will_Widow"), "Chuck will Widow");
-  assertEquals(fillTemplate("Image of a {}.", "cat"), "Image of a cat.");
-  assert(thrown(() => fillTemplate("no slot", "cat")).message.includes("no '{}'"));
+  assertEquals(fillPromptTemplate("Image of a {}.", "cat"), "Image of a cat.");
+  assert(thrown(() => fillPromptTemplate("no slot", "cat")).message.includes("no '{}'"));
 });
 
 Deno.test("sources: class lists — names, 'id name', NNN. prefixes, blanks", () => {
