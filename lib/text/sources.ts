@@ -43,6 +43,41 @@ export function cleanClassName(raw: string): string {
   return raw.trim().replace(/^\d+\./, "").replace(/_/g, " ").replace(/\s+/g, " ").trim();
 }
 
+/**
+ * Check that anchors belong to a dataset's classes, label by label: same count and the same
+ * names after {@link cleanClassName} (case-insensitive), so `Black_footed_Albatross` in a
+ * dataset's classes.txt matches `Black footed Albatross` in an anchors file.
+ *
+ * @example
+ * ```ts
+ * checkAnchorClasses(anchors.classNames, dataset.classNames, anchorsPath);
+ * ```
+ */
+export function checkAnchorClasses(
+  anchorNames: readonly string[],
+  datasetNames: readonly string[],
+  anchorsFile?: string,
+): void {
+  if (anchorNames.length !== datasetNames.length) {
+    throw new InputError(
+      `${anchorNames.length} anchors for a dataset of ${datasetNames.length} classes`,
+      { file: anchorsFile },
+    );
+  }
+  const key = (n: string) => cleanClassName(n).toLowerCase();
+  const bad: string[] = [];
+  anchorNames.forEach((n, i) => {
+    if (key(n) !== key(datasetNames[i])) bad.push(`label ${i}: '${n}' vs '${datasetNames[i]}'`);
+  });
+  if (bad.length > 0) {
+    throw new InputError(
+      `anchor classes differ from the dataset's (${bad.length}): ${bad.slice(0, 5).join("; ")}` +
+        (bad.length > 5 ? "; …" : ""),
+      { file: anchorsFile },
+    );
+  }
+}
+
 /** A class list read from a file. */
 export interface ClassList {
   /** Cleaned names ({@link cleanClassName}), index = class label. */

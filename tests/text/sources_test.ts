@@ -12,6 +12,7 @@ import { writeSafetensors } from "../../lib/io/safetensors.ts";
 import { loadClipTextEncoder } from "../../lib/text/clip_text.ts";
 import {
   attributeAnchors,
+  checkAnchorClasses,
   cleanClassName,
   clipTextAnchors,
   embeddingAnchors,
@@ -39,6 +40,17 @@ Deno.test("sources: class names cleaned for prompts", () => {
   assertEquals(cleanClassName("  great_white__shark "), "great white shark");
   assertEquals(cleanClassName("Chuck_will_Widow"), "Chuck will Widow");
   assertEquals(fillPromptTemplate("Image of a {}.", "cat"), "Image of a cat.");
+  checkAnchorClasses(["Black footed Albatross", "cat"], ["001.Black_footed_Albatross", "Cat"]);
+  const off = thrown(() => checkAnchorClasses(["a", "b"], ["a", "c"], "x.safetensors"));
+  assertEquals(
+    off.message,
+    "x.safetensors: anchor classes differ from the dataset's (1): label 1: 'b' vs 'c'",
+  );
+  assert(
+    thrown(() => checkAnchorClasses(["a"], ["a", "b"])).message.includes(
+      "1 anchors for a dataset of 2",
+    ),
+  );
   assert(thrown(() => fillPromptTemplate("no slot", "cat")).message.includes("no '{}'"));
 });
 
