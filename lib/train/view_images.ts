@@ -24,7 +24,7 @@ export const FEATURE_VIEWS: readonly FeatureView[] = ["test", "flip"];
 export const VIEW_LOADER_ID = "sharp-fill-linear/1";
 
 /** Check a view name. */
-export function checkView(view: string): FeatureView {
+export function checkFeatureView(view: string): FeatureView {
   if (!(FEATURE_VIEWS as readonly string[]).includes(view)) {
     throw new InputError(`unknown view '${view}': use one of ${FEATURE_VIEWS.join(", ")}`);
   }
