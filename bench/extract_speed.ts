@@ -32,8 +32,14 @@ const lines = (await Deno.readTextFile(join(cub, "images.txt"))).trim().split("\
 // Every k-th image, to mix classes.
 const step = Math.max(1, Math.floor(lines.length / n));
 const ids = lines.filter((_, i) => i % step === 0).slice(0, n).map((l) => l.split(" ")[1]);
-const dataset = { name: "cub50", imageRoot: join(cub, "images"), splits: { all: { imageIds: ids } } };
-console.log(`backend ${await initBackend("wasm")}; ${ids.length} CUB images, batch ${values.batch}`);
+const dataset = {
+  name: "cub50",
+  imageRoot: join(cub, "images"),
+  splits: { all: { imageIds: ids } },
+};
+console.log(
+  `backend ${await initBackend("wasm")}; ${ids.length} CUB images, batch ${values.batch}`,
+);
 console.log("| model | mode | workers | ms/img | img/s |");
 console.log("|---|---|---|---|---|");
 for (const w of values.widths.split(",")) {

@@ -129,5 +129,10 @@ export function imagenetCamCues(
     const m = resampleGridMap(cam.maps.subarray(b * fn, (b + 1) * fn), from, to);
     maps.set(minMaxInPlace(m), b * tn);
   }
-  return { maps, grid: [to.grid[0], to.grid[1]], topClasses: cam.topClasses, topProbs: cam.topProbs };
+  return {
+    maps,
+    grid: [to.grid[0], to.grid[1]],
+    topClasses: cam.topClasses,
+    topProbs: cam.topProbs,
+  };
 }

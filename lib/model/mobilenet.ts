@@ -70,7 +70,9 @@ function square(g: FeatureGeometry, what: string): { stride: number; offset: num
 async function weightsDigest(dir: string): Promise<string> {
   // Identify the weights by model.json (names, shapes, shard list) and the shard sizes/bytes.
   const json = await Deno.readFile(join(dir, "model.json"));
-  const spec = JSON.parse(new TextDecoder().decode(json)) as { weightsManifest?: { paths: string[] }[] };
+  const spec = JSON.parse(new TextDecoder().decode(json)) as {
+    weightsManifest?: { paths: string[] }[];
+  };
   const parts: Uint8Array[] = [json];
   for (const g of spec.weightsManifest ?? []) {
     for (const p of g.paths) parts.push(await Deno.readFile(join(dir, p)));
@@ -251,7 +253,10 @@ export class TfjsCnnEncoder implements PatchEncoder {
 export async function defaultEncoder(
   opts: Omit<TfjsCnnEncoderOptions, "name"> = {},
 ): Promise<TfjsCnnEncoder> {
-  return await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR, { ...opts, name: "mobilenet_v1_0.25_224" });
+  return await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR, {
+    ...opts,
+    name: "mobilenet_v1_0.25_224",
+  });
 }
 
 /** Options of {@link TfjsCnnClassifier.load}. */
@@ -476,7 +481,9 @@ function linearHead(
         throw fail(`'${layer.name}' is not a 1×1 convolution`);
       }
       const act = layer.getConfig().activation;
-      if (act !== "linear" && act !== "softmax") throw fail(`'${layer.name}' has activation ${act}`);
+      if (act !== "linear" && act !== "softmax") {
+        throw fail(`'${layer.name}' has activation ${act}`);
+      }
       const K = kernel.shape[kernel.shape.length - 1];
       const weightsT = tf.tidy(() => kernel.reshape([-1, K]).transpose() as tf.Tensor2D);
       // The chain runs to the model's end (softmax); find that end.

@@ -351,9 +351,7 @@ export function compileLayersChain(
         const ks = pair(cfg.kernelSize, 1);
         const ay = padAlong(g.size[0], ks[0], strides[0], dilations[0], pad);
         const ax = padAlong(g.size[1], ks[1], strides[1], dilations[1], pad);
-        const outC = cls === "Conv2D"
-          ? filter.shape[3]
-          : filter.shape[2] * filter.shape[3];
+        const outC = cls === "Conv2D" ? filter.shape[3] : filter.shape[2] * filter.shape[3];
         geo = {
           size: [ay.out, ax.out],
           channels: outC,
@@ -379,7 +377,9 @@ export function compileLayersChain(
               for (let j = 0; j < fData.length; j++) foldedFilter[j] = fData[j] * scale[j % outC];
               const bData = bias?.dataSync();
               const foldedBias = new Float32Array(outC);
-              for (let c = 0; c < outC; c++) foldedBias[c] = (bData ? bData[c] : 0) * scale[c] + shift[c];
+              for (let c = 0; c < outC; c++) {
+                foldedBias[c] = (bData ? bData[c] : 0) * scale[c] + shift[c];
+              }
               const folded = {
                 f: tf.tensor4d(foldedFilter, filter.shape),
                 b: tf.tensor1d(foldedBias),
@@ -476,7 +476,12 @@ export function compileLayersChain(
         // A rank-3 reshape (e.g. pooled [1, 1, C] before a 1×1 conv classifier) is spatial
         // again, but its cells no longer sit anywhere on the input: NaN geometry.
         geo = shape.length === 3
-          ? { size: [shape[0], shape[1]], channels: shape[2], stride: [NaN, NaN], offset: [NaN, NaN] }
+          ? {
+            size: [shape[0], shape[1]],
+            channels: shape[2],
+            stride: [NaN, NaN],
+            offset: [NaN, NaN],
+          }
           : null;
         break;
       }
@@ -546,7 +551,13 @@ function bnScaleShift64(
   return { scale, shift };
 }
 
-function bnScaleShift(layer: LayerLike, epsilon: number): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+function bnScaleShift(
+  layer: LayerLike,
+  epsilon: number,
+): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
   const { scale, shift } = bnScaleShift64(layer, epsilon);
-  return { scale: tf.tensor1d(Float32Array.from(scale)), shift: tf.tensor1d(Float32Array.from(shift)) };
+  return {
+    scale: tf.tensor1d(Float32Array.from(scale)),
+    shift: tf.tensor1d(Float32Array.from(shift)),
+  };
 }

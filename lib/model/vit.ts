@@ -18,7 +18,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { basename } from "node:path";
 import { InputError } from "../io/errors.ts";
-import { readSafetensors, type SafeTensor, type SafeTensorsFile, toFloat32 } from "../io/safetensors.ts";
+import {
+  readSafetensors,
+  type SafeTensor,
+  type SafeTensorsFile,
+  toFloat32,
+} from "../io/safetensors.ts";
 import { dense, matMul } from "../backend/matmul.ts";
 import type { PatchEncoder } from "./encoder.ts";
 

@@ -19,14 +19,19 @@ import type { GridGeometry } from "../cues/imagenet_cam.ts";
 import type { TfjsCnnClassifier } from "../model/mobilenet.ts";
 import type { PatchEncoder } from "../model/encoder.ts";
 import { checkFeatureView, type FeatureView, VIEW_LOADER_ID } from "./view_images.ts";
-import { type BatchResult, type ExtractionTask, type LoadedTask, runExtraction } from "./extract.ts";
 import {
-  hashCacheKey,
+  type BatchResult,
+  type ExtractionTask,
+  type LoadedTask,
+  runExtraction,
+} from "./extract.ts";
+import {
+  cacheSafeName,
   encoderTask,
   type ExtractCommonOptions,
-  type ImageListDataset,
+  hashCacheKey,
   imageFileStamps,
-  cacheSafeName,
+  type ImageListDataset,
   splitImageIds,
 } from "./features.ts";
 
@@ -64,7 +69,12 @@ interface Cached {
   topProbs?: Float32Array;
 }
 
-async function readCueCache(path: string, n: number, cells: number, k: number): Promise<Cached | null> {
+async function readCueCache(
+  path: string,
+  n: number,
+  cells: number,
+  k: number,
+): Promise<Cached | null> {
   try {
     const st = await readSafetensors(path);
     const maps = st.tensors.get("maps");
@@ -170,7 +180,11 @@ export async function extractCamCues(
   }
   const g = classifier.geometry;
   const target: GridGeometry = opts.target
-    ? { grid: [...opts.target.grid], stride: opts.target.stride, cellOffset: opts.target.cellOffset }
+    ? {
+      grid: [...opts.target.grid],
+      stride: opts.target.stride,
+      cellOffset: opts.target.cellOffset,
+    }
     : { grid: [g.size[0], g.size[1]], stride: g.stride[0], cellOffset: g.offset[0] };
   const source = `cam:${classifier.id}:top${topK}`;
   let workers = opts.workers ?? 1;

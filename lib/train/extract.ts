@@ -167,7 +167,15 @@ export async function runExtraction(
 ): Promise<void> {
   const workers = Math.max(1, Math.min(opts.workers, Math.ceil(ids.length / opts.batchSize)));
   if (workers === 1) {
-    await processImageList(local, imageRoot, ids, view, opts.batchSize, opts.inputSize, opts.onBatch);
+    await processImageList(
+      local,
+      imageRoot,
+      ids,
+      view,
+      opts.batchSize,
+      opts.inputSize,
+      opts.onBatch,
+    );
     return;
   }
   const backend = opts.backend ?? tf.getBackend() ?? "wasm";

@@ -23,7 +23,12 @@ import { projectPath } from "../util/paths.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { EncoderSpec } from "../model/load_encoder.ts";
 import { checkFeatureView, type FeatureView, VIEW_LOADER_ID } from "./view_images.ts";
-import { type BatchResult, type ExtractionTask, type LoadedTask, runExtraction } from "./extract.ts";
+import {
+  type BatchResult,
+  type ExtractionTask,
+  type LoadedTask,
+  runExtraction,
+} from "./extract.ts";
 
 /** What feature extraction needs of a dataset (a `WsolDataset` fits). */
 export interface ImageListDataset {
@@ -89,7 +94,9 @@ export async function imageFileStamps(
       const st = await Deno.stat(path);
       return [id, st.size, st.mtime?.getTime() ?? 0];
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new InputError("image not found", { file: path });
+      if (err instanceof Deno.errors.NotFound) {
+        throw new InputError("image not found", { file: path });
+      }
       throw err;
     }
   }));

@@ -57,7 +57,7 @@ export function float64Forward(
               }
             }
           }
-          if (cfg.useBias) for (let co = 0; co < oc; co++) out[o + co] += ws[1][co];
+          if (cfg.useBias) { for (let co = 0; co < oc; co++) out[o + co] += ws[1][co]; }
         }
       }
       [x, h, w, c] = [out, oh, ow, oc];

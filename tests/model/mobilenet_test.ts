@@ -69,7 +69,10 @@ Deno.test("default encoder (vendored MobileNet v1 0.25): geometry, parameters, n
     15.5,
     224,
   ]);
-  assertEquals(enc.parameterCount(), await manifestParams(DEFAULT_MOBILENET_DIR, "conv_pw_11_relu"));
+  assertEquals(
+    enc.parameterCount(),
+    await manifestParams(DEFAULT_MOBILENET_DIR, "conv_pw_11_relu"),
+  );
   const x = tf.fill([2, 224, 224, 3], 127.5) as tf.Tensor4D;
   const y = enc.encode(x);
   assertEquals(y.shape, [2, 196, 128]);
@@ -119,10 +122,12 @@ Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predi
     await t.step(`MobileNet v1 ${width}`, async () => {
       const dir = join(MOBILENET!, `mobilenet_v1_${width}_224`);
       const channels = width === "0.25" ? 128 : 384;
-      for (const [layer, grid, stride, offset, dim] of [
-        ["conv_pw_11_relu", 14, 16, 15.5, channels],
-        ["conv_pw_13_relu", 7, 32, 31.5, 2 * channels],
-      ] as const) {
+      for (
+        const [layer, grid, stride, offset, dim] of [
+          ["conv_pw_11_relu", 14, 16, 15.5, channels],
+          ["conv_pw_13_relu", 7, 32, 31.5, 2 * channels],
+        ] as const
+      ) {
         const folded = await TfjsCnnEncoder.load(dir, { layer });
         const layers = await TfjsCnnEncoder.load(dir, { layer, mode: "layers" });
         assertEquals([folded.grid, folded.stride, folded.cellOffset, folded.dim], [
@@ -139,7 +144,12 @@ Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predi
         if (layer === "conv_pw_11_relu") {
           // An independent float64 forward of the second image judges both float32 paths.
           const net = await loadLayersModelFromDir(dir);
-          const ref = float64Forward(net, Float64Array.from(images.slice([1], [1]).dataSync()), 224, layer);
+          const ref = float64Forward(
+            net,
+            Float64Array.from(images.slice([1], [1]).dataSync()),
+            224,
+            layer,
+          );
           net.dispose();
           const [a1, b1] = [a.slice([1], [1]).dataSync(), b.slice([1], [1]).dataSync()];
           const [ea, eb] = [maxAbsDiff64(a1, ref.data), maxAbsDiff64(b1, ref.data)];
@@ -185,9 +195,11 @@ Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predi
       }
       const px = 16 * (peak % 14) + 15.5, py = 16 * Math.floor(peak / 14) + 15.5;
       console.log(
-        `  ${width}: top-1 ${cues.topClasses[0][0]} p=${cues.topProbs[0][0].toFixed(3)}; CAM centroid (${
-          (cx / sw).toFixed(1)
-        }, ${(cy / sw).toFixed(1)}), peak (${px}, ${py}), box [${box.map((v) => v.toFixed(1))}]; ` +
+        `  ${width}: top-1 ${cues.topClasses[0][0]} p=${
+          cues.topProbs[0][0].toFixed(3)
+        }; CAM centroid (${(cx / sw).toFixed(1)}, ${
+          (cy / sw).toFixed(1)
+        }), peak (${px}, ${py}), box [${box.map((v) => v.toFixed(1))}]; ` +
           `mean in/out ${(inside / nIn).toFixed(2)}/${(outside / nOut).toFixed(2)}`,
       );
       assert(inBox(cx / sw, cy / sw), "CAM centroid inside the GT box");

@@ -103,10 +103,14 @@ Deno.test("CNN geometry: cell centres match the receptive fields tfjs really com
     const chain = compileLayersChain(net);
     const geo = chain.geometry(chain.last)!;
     assertEquals([geo.stride[0], geo.offset[0]], [c.stride, c.offset], c.name);
-    assertEquals(geo.size[0], (net.outputs[0].shape[1] as number), `${c.name}: size`);
+    assertEquals(geo.size[0], net.outputs[0].shape[1] as number, `${c.name}: size`);
     const i = Math.floor(geo.size[0] / 2);
     const [cy, cx] = fieldCentre(net, c.size, i);
-    assertEquals([cy, cx], [i * geo.stride[0] + geo.offset[0], i * geo.stride[1] + geo.offset[1]], c.name);
+    assertEquals(
+      [cy, cx],
+      [i * geo.stride[0] + geo.offset[0], i * geo.stride[1] + geo.offset[1]],
+      c.name,
+    );
     chain.dispose();
     net.dispose();
   }
@@ -127,7 +131,9 @@ Deno.test("CNN chain: folded BatchNorm + fused ReLU6 equals the Layers model", a
     }));
     m.add(tf.layers.batchNormalization({ name: "c1_bn", epsilon: 1e-3 }));
     m.add(tf.layers.activation({ activation: "relu6", name: "c1_relu" }));
-    m.add(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", useBias: false, name: "d2" }));
+    m.add(
+      tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", useBias: false, name: "d2" }),
+    );
     m.add(tf.layers.batchNormalization({ name: "d2_bn" }));
     m.add(tf.layers.reLU({ maxValue: 6, name: "d2_relu" }));
     m.add(tf.layers.conv2d({ filters: 5, kernelSize: 1, useBias: true, name: "p3" }));
@@ -137,11 +143,13 @@ Deno.test("CNN chain: folded BatchNorm + fused ReLU6 equals the Layers model", a
     m.add(tf.layers.dense({ units: 4, activation: "softmax", name: "fc" }));
     for (const name of ["c1_bn", "d2_bn", "p3_bn"]) {
       const l = m.getLayer(name);
-      l.setWeights(l.getWeights().map((w, i) =>
-        i === 3
-          ? tf.randomUniform(w.shape, 0.2, 2, "float32", i + name.length)
-          : tf.randomNormal(w.shape, i === 0 ? 1 : 0, 0.5, "float32", i + 10 * name.length)
-      ));
+      l.setWeights(
+        l.getWeights().map((w, i) =>
+          i === 3
+            ? tf.randomUniform(w.shape, 0.2, 2, "float32", i + name.length)
+            : tf.randomNormal(w.shape, i === 0 ? 1 : 0, 0.5, "float32", i + 10 * name.length)
+        ),
+      );
     }
     const folded = compileLayersChain(m, undefined, { keep: ["p3_relu"] });
     const plain = compileLayersChain(m, undefined, { fold: false });

@@ -89,7 +89,11 @@ Deno.test("ViT: unexpected, missing and mis-shaped keys are listed", async () =>
   for (const [k, v] of file.tensors) {
     withHead.set("module." + k, { dtype: "F32", shape: v.shape, data: v.data as Float32Array });
   }
-  withHead.set("module.head.weight", { dtype: "F32", shape: [10, 32], data: new Float32Array(320) });
+  withHead.set("module.head.weight", {
+    dtype: "F32",
+    shape: [10, 32],
+    data: new Float32Array(320),
+  });
   const tmp = await Deno.makeTempFile({ suffix: ".safetensors" });
   try {
     await writeSafetensors(tmp, Object.fromEntries(withHead), file.metadata);
@@ -104,7 +108,10 @@ Deno.test("ViT: unexpected, missing and mis-shaped keys are listed", async () =>
   } finally {
     await Deno.remove(tmp);
   }
-  await assertRejects(() => VitEncoder.fromSafetensors(file, { inputSize: 30 }), "multiple of the patch");
+  await assertRejects(
+    () => VitEncoder.fromSafetensors(file, { inputSize: 30 }),
+    "multiple of the patch",
+  );
 });
 
 Deno.test("ViT: bicubic pos-grid resize keeps constants and is the identity at equal size", () => {
