@@ -124,7 +124,7 @@ async function extractCues(
     ids.length,
     opts.progress === false ? { silent: true } : { unit: "img", ...opts.progress },
   );
-  await runExtraction(task, local, dataset.imageRoot, ids, view, {
+  await runExtraction(task, local, dataset.imageRoot, ids, [view], {
     workers,
     batchSize: opts.batchSize ?? 16,
     inputSize: local.kind === "cam" ? local.classifier.inputSize : local.encoder.inputSize,

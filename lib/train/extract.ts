@@ -32,6 +32,8 @@ export type LoadedTask =
 
 /** One batch's results. `values` is `[count, perImage]`. */
 export interface BatchResult {
+  /** Index of the batch's view in the list of views asked for. */
+  view: number;
   start: number;
   count: number;
   values: Float32Array;
@@ -60,7 +62,7 @@ function normalizeRows(values: Float32Array, cols: number): void {
 export function computeBatch(
   task: LoadedTask,
   images: tf.Tensor4D,
-): Omit<BatchResult, "start" | "count"> {
+): Omit<BatchResult, "view" | "start" | "count"> {
   switch (task.kind) {
     case "tokens": {
       const t = task.encoder.encode(images);
@@ -90,30 +92,40 @@ export function computeBatch(
 }
 
 /**
- * Process `ids` in batches in this thread, decoding batch i+1 (sharp, in its own threads)
- * while batch i runs through the model. `emit` gets each batch's results in order.
+ * Process `ids` for each view in batches in this thread, decoding the next batch (sharp, in
+ * its own threads) while the current one runs through the model. `emit` gets each batch's
+ * results in order.
  */
 export async function processImageList(
   task: LoadedTask,
   imageRoot: string,
   ids: string[],
-  view: FeatureView,
+  views: FeatureView[],
   batchSize: number,
   inputSize: number,
   emit: (r: BatchResult) => void,
 ): Promise<void> {
-  const load = (s: number) => {
-    const p = loadViewBatch(imageRoot, ids.slice(s, s + batchSize), view, inputSize);
+  const batches: { view: number; start: number }[] = [];
+  for (let v = 0; v < views.length; v++) {
+    for (let s = 0; s < ids.length; s += batchSize) batches.push({ view: v, start: s });
+  }
+  const load = (b: { view: number; start: number }) => {
+    const p = loadViewBatch(
+      imageRoot,
+      ids.slice(b.start, b.start + batchSize),
+      views[b.view],
+      inputSize,
+    );
     p.catch(() => {}); // awaited later; avoid an unhandled-rejection report meanwhile
     return p;
   };
-  let next = ids.length > 0 ? load(0) : null;
-  for (let s = 0; s < ids.length; s += batchSize) {
+  let next = batches.length > 0 ? load(batches[0]) : null;
+  for (let i = 0; i < batches.length; i++) {
     const images = await next!;
-    next = s + batchSize < ids.length ? load(s + batchSize) : null;
+    next = i + 1 < batches.length ? load(batches[i + 1]) : null;
     try {
       const r = computeBatch(task, images);
-      emit({ start: s, count: images.shape[0], ...r });
+      emit({ ...batches[i], count: images.shape[0], ...r });
     } finally {
       images.dispose();
     }
@@ -146,23 +158,23 @@ export interface WorkerJob {
   ids: string[];
   /** Index of ids[0] in the full list. */
   offset: number;
-  view: FeatureView;
+  views: FeatureView[];
   batchSize: number;
   inputSize: number;
 }
 
 /**
- * Run `task` over `ids`: in this thread with `local` when `workers` is 1, else in
- * `workers` Deno Workers, each rebuilding the model from the task's spec and taking one
- * contiguous part of the list. Batch results arrive through `onBatch` (start indices are
- * positions in `ids`).
+ * Run `task` over `ids` for each of `views`: in this thread with `local` when `workers` is 1,
+ * else in `workers` Deno Workers, each rebuilding the model from the task's spec once and
+ * taking one contiguous part of the list. Batch results arrive through `onBatch` (start
+ * indices are positions in `ids`, `view` indexes `views`).
  */
 export async function runExtraction(
   task: ExtractionTask,
   local: LoadedTask,
   imageRoot: string,
   ids: string[],
-  view: FeatureView,
+  views: FeatureView[],
   opts: RunOptions,
 ): Promise<void> {
   const workers = Math.max(1, Math.min(opts.workers, Math.ceil(ids.length / opts.batchSize)));
@@ -171,7 +183,7 @@ export async function runExtraction(
       local,
       imageRoot,
       ids,
-      view,
+      views,
       opts.batchSize,
       opts.inputSize,
       opts.onBatch,
@@ -196,7 +208,7 @@ export async function runExtraction(
         imageRoot,
         ids: part,
         offset: w * per,
-        view,
+        views,
         batchSize: opts.batchSize,
         inputSize: opts.inputSize,
       };

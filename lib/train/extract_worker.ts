@@ -38,7 +38,7 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
         task,
         job.imageRoot,
         job.ids,
-        job.view,
+        job.views,
         job.batchSize,
         job.inputSize,
         (result) => {

@@ -254,22 +254,23 @@ export async function extractFeatures(
       ids.length * todo.length,
       opts.progress,
     );
-    for (const { v, base, header } of todo) {
-      const slice = tokens.subarray(v * perView, (v + 1) * perView);
-      await runExtraction(task, local, dataset.imageRoot, ids, views[v], {
-        workers,
-        batchSize,
-        inputSize: encoder.inputSize,
-        onBatch: (r: BatchResult) => {
-          if (r.values.length !== r.count * perImage) {
-            throw new Error(`batch of ${r.count} gave ${r.values.length} values`);
-          }
-          // Round through the storage type so fresh and cached runs give equal numbers.
-          slice.set(storage === "f16" ? new Float16Array(r.values) : r.values, r.start * perImage);
-          bar.tick(r.count);
-        },
-      });
-      if (base !== null) await writeCached(base, slice, storage, header);
+    const slices = todo.map(({ v }) => tokens.subarray(v * perView, (v + 1) * perView));
+    await runExtraction(task, local, dataset.imageRoot, ids, todo.map((t) => views[t.v]), {
+      workers,
+      batchSize,
+      inputSize: encoder.inputSize,
+      onBatch: (r: BatchResult) => {
+        if (r.values.length !== r.count * perImage) {
+          throw new Error(`batch of ${r.count} gave ${r.values.length} values`);
+        }
+        // Round through the storage type so fresh and cached runs give equal numbers.
+        const values = storage === "f16" ? new Float16Array(r.values) : r.values;
+        slices[r.view].set(values, r.start * perImage);
+        bar.tick(r.count);
+      },
+    });
+    for (const [i, { base, header }] of todo.entries()) {
+      if (base !== null) await writeCached(base, slices[i], storage, header);
     }
     bar.done();
   }

@@ -143,13 +143,13 @@ Deno.test("features: two workers give the same tokens as one thread", async () =
   try {
     const ds = await makeDataset(dir, 5);
     const one = await extractFeatures(enc, ds, "train", {
-      views: ["flip"],
+      views: ["test", "flip"],
       cacheDir: null,
       batchSize: 2,
       progress: false,
     });
     const two = await extractFeatures(enc, ds, "train", {
-      views: ["flip"],
+      views: ["test", "flip"],
       cacheDir: null,
       workers: 2,
       batchSize: 2,
