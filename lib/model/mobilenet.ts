@@ -263,7 +263,7 @@ export async function defaultEncoder(
 export interface TfjsCnnClassifierOptions {
   /** The last spatial feature layer, input of global pooling (default `conv_pw_13_relu`). */
   featureLayer?: string;
-  /** Execution mode (default `folded`). */
+  /** Execution mode (default `folded`; `layers`: tfjs's own LayersModel.predict). */
   mode?: CnnMode;
   /** Input scaling (default MobileNet's). */
   scaling?: PixelScaling;
@@ -311,7 +311,10 @@ export class TfjsCnnClassifier {
   readonly fingerprint: string;
   /** Geometry of the feature grid. */
   readonly geometry: FeatureGeometry;
-  private readonly chain: CnnChain;
+  private readonly chain: CnnChain | null;
+  /** Layers mode: features and probabilities from tfjs's own predict. */
+  private readonly twoOutputs: tf.LayersModel | null;
+  private readonly fullModel: tf.LayersModel | null;
   private readonly weightsT: tf.Tensor2D; // [K, C]
   private readonly scaling: PixelScaling;
   private readonly outputLayer: string;
@@ -325,7 +328,9 @@ export class TfjsCnnClassifier {
     spec: TfjsCnnClassifierSpec;
     fingerprint: string;
     geometry: FeatureGeometry;
-    chain: CnnChain;
+    chain: CnnChain | null;
+    twoOutputs: tf.LayersModel | null;
+    fullModel: tf.LayersModel | null;
     weightsT: tf.Tensor2D;
     scaling: PixelScaling;
   }) {
@@ -338,6 +343,8 @@ export class TfjsCnnClassifier {
     this.fingerprint = init.fingerprint;
     this.geometry = init.geometry;
     this.chain = init.chain;
+    this.twoOutputs = init.twoOutputs;
+    this.fullModel = init.fullModel;
     this.weightsT = init.weightsT;
     this.scaling = init.scaling;
   }
@@ -347,13 +354,15 @@ export class TfjsCnnClassifier {
     const featureLayer = opts.featureLayer ?? MOBILENET_STRIDE32_LAYER;
     const scaling = opts.scaling ?? MOBILENET_SCALING;
     const name = opts.name ?? basename(dir.replace(/\/+$/, ""));
+    const mode = opts.mode ?? "folded";
     const model = await loadLayersModelFromDir(dir);
+    let keepModel = false;
     try {
       const names = model.layers.map((l) => l.name);
       if (!names.includes(featureLayer)) throw unknownLayerError(featureLayer, names, name);
       const { weightsT, outputLayer } = linearHead(model, featureLayer, name);
       const chain = compileLayersChain(model, outputLayer, {
-        fold: (opts.mode ?? "folded") === "folded",
+        fold: mode === "folded",
         keep: [featureLayer],
       });
       const geometry = chain.geometry(featureLayer);
@@ -371,21 +380,37 @@ export class TfjsCnnClassifier {
       }
       const classes = weightsT.shape[0];
       if (labels.length !== classes) labels = Array.from({ length: classes }, (_, i) => String(i));
-      return new TfjsCnnClassifier({
+      let twoOutputs: tf.LayersModel | null = null;
+      if (mode === "layers") {
+        chain.dispose();
+        twoOutputs = tf.model({
+          inputs: model.inputs,
+          outputs: [
+            model.getLayer(featureLayer).output,
+            model.getLayer(outputLayer).output,
+          ] as tf.SymbolicTensor[],
+        });
+      }
+      const classifier = new TfjsCnnClassifier({
         labels,
         featureLayer,
         outputLayer,
         id: `${name}@${featureLayer}`,
         inputSize: Number(model.inputs[0].shape[1]),
-        spec: { kind: "tfjs-cnn-classifier", dir, featureLayer, mode: opts.mode, scaling, name },
+        spec: { kind: "tfjs-cnn-classifier", dir, featureLayer, mode, scaling, name },
         fingerprint: await weightsDigest(dir),
         geometry,
-        chain,
+        chain: mode === "folded" ? chain : null,
+        twoOutputs,
+        fullModel: mode === "layers" ? model : null,
         weightsT,
         scaling,
       });
+      keepModel = mode === "layers";
+      return classifier;
     } finally {
-      model.dispose();
+      // Layers mode predicts with the loaded model's own layers: keep them.
+      if (!keepModel) model.dispose();
     }
   }
 
@@ -399,7 +424,8 @@ export class TfjsCnnClassifier {
     }
     const [features, out] = tf.tidy(() => {
       const x = tf.add(tf.mul(images, this.scaling.scale), this.scaling.offset) as tf.Tensor4D;
-      return this.chain.run(x, [this.featureLayer, this.outputLayer]);
+      if (this.chain) return this.chain.run(x, [this.featureLayer, this.outputLayer]);
+      return this.twoOutputs!.predict(x) as tf.Tensor[];
     });
     const probs = tf.tidy(() => out.reshape([s[0], -1]) as tf.Tensor2D);
     out.dispose();
@@ -446,7 +472,8 @@ export class TfjsCnnClassifier {
 
   /** Free the weights. */
   dispose(): void {
-    this.chain.dispose();
+    this.chain?.dispose();
+    this.fullModel?.dispose();
     this.weightsT.dispose();
   }
 }

@@ -62,6 +62,8 @@ export interface CompileOptions {
   fold?: boolean;
   /** Input `[height, width]` for geometry (default: the model's input shape). */
   inputSize?: [number, number];
+  /** Layers that must stay outputs of the chain (fusion never swallows them). */
+  keep?: string[];
 }
 
 interface LayerLike {
@@ -296,7 +298,7 @@ function layerChain(model: tf.LayersModel, to: string): LayerLike[] {
 export function compileLayersChain(
   model: tf.LayersModel,
   to: string = model.layers[model.layers.length - 1].name,
-  opts: CompileOptions & { keep?: string[] } = {},
+  opts: CompileOptions = {},
 ): CnnChain {
   const fold = opts.fold ?? true;
   const keep = new Set(opts.keep ?? []);

@@ -57,7 +57,7 @@ async function manifestParams(dir: string, layer: string): Promise<number> {
   return n;
 }
 
-Deno.test("default encoder (vendored MobileNet v1 0.25): geometry, parameters, no leak", async () => {
+Deno.test("default encoder and classifier (vendored MobileNet v1 0.25): geometry, parameters, no leak", async () => {
   await initBackend("wasm");
   const n0 = tf.memory().numTensors;
   const enc = await defaultEncoder();
@@ -92,6 +92,15 @@ Deno.test("default encoder (vendored MobileNet v1 0.25): geometry, parameters, n
   );
   assertEquals(err.name, "InputError");
   assertEquals(tf.memory().numTensors, n0, "no leak on a failed load");
+  for (const mode of ["folded", "layers"] as const) {
+    const clf = await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR, { mode });
+    const x1 = tf.fill([1, 224, 224, 3], 90) as tf.Tensor4D;
+    const cam = clf.cam(x1, 2);
+    assertEquals([cam.maps.length, cam.topClasses[0].length], [49, 2]);
+    x1.dispose();
+    clf.dispose();
+    assertEquals(tf.memory().numTensors, n0, `classifier (${mode}) leaks no tensors`);
+  }
 });
 
 Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predict; goldfinch; CAM on the bird", async (t) => {
