@@ -152,8 +152,15 @@ async function readCached(
   }
   const per = storage === "f16" ? 2 : 4;
   if (bytes.byteLength !== count * per) return false; // damaged: recompute
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  into.set(storage === "f16" ? new Float16Array(buf) : new Float32Array(buf));
+  // Deno.readFile gives a fresh, aligned buffer: view it without copying.
+  const aligned = bytes.byteOffset % per === 0
+    ? bytes
+    : new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  into.set(
+    storage === "f16"
+      ? new Float16Array(aligned.buffer, aligned.byteOffset, count)
+      : new Float32Array(aligned.buffer, aligned.byteOffset, count),
+  );
   return true;
 }
 
