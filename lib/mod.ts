@@ -14,3 +14,4 @@ export * from "./text/mod.ts";
 export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
 export * from "./metrics/mod.ts";
+export * from "./train/mod.ts";

@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./cues.ts";
+export * from "./imagenet_cam.ts";
