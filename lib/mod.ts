@@ -13,3 +13,4 @@ export * from "./data/mod.ts";
 export * from "./text/mod.ts";
 export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
+export * from "./notebook/mod.ts";
