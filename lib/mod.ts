@@ -14,3 +14,4 @@ export * from "./text/mod.ts";
 export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
 export * from "./notebook/mod.ts";
+export * from "./viz/mod.ts";
