@@ -16,6 +16,7 @@ import {
   runNotebooks,
   UsageError,
 } from "../lib/mod.ts";
+import { resolve } from "node:path";
 
 const PROFILES = ["ci", "quick", "full"];
 
@@ -44,14 +45,18 @@ async function main(args: string[]): Promise<void> {
     throw new UsageError(`--profile must be one of ${PROFILES.join(", ")}, got '${profile}'`);
   }
   const dir = projectPath("notebooks");
+  // `deno task` runs in the project root; paths on the command line are relative to where
+  // the user typed them (INIT_CWD).
+  const userCwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
   const paths = cli.positionals.length > 0
-    ? resolveNotebookNames(cli.positionals, dir)
+    ? resolveNotebookNames(cli.positionals, dir, userCwd)
     : listNotebooks(dir);
+  const out = cli.values.out as string | undefined;
   if (paths.length === 0) throw new UsageError(`no notebooks in ${dir}`);
   const t0 = performance.now();
   try {
     await runNotebooks(paths, {
-      outDir: cli.values.out as string | undefined,
+      outDir: out === undefined ? undefined : resolve(userCwd, out),
       env: profile ? { TEDLOC_PROFILE: profile } : {},
       timeoutPerCell: numberFlag(cli, "timeout-per-cell"),
     });

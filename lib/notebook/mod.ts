@@ -5,3 +5,4 @@
  * @module
  */
 export * from "./runner.ts";
+export * from "./source.ts";

@@ -285,10 +285,11 @@ export function listNotebooks(dir: string): string[] {
 }
 
 /**
- * Resolve command-line notebook names: a path, a file name inside `dir`, or a name without
- * `.ipynb` (`00_quickstart`), or a unique prefix (`00`). Unknown names → `InputError`.
+ * Resolve command-line notebook names: a path (relative to `cwd`), a file name inside `dir`,
+ * a name without `.ipynb` (`00_quickstart`), or a unique prefix (`00`). Unknown names →
+ * `InputError`.
  */
-export function resolveNotebookNames(names: string[], dir: string): string[] {
+export function resolveNotebookNames(names: string[], dir: string, cwd = Deno.cwd()): string[] {
   const all = (() => {
     try {
       return listNotebooks(dir);
@@ -297,7 +298,7 @@ export function resolveNotebookNames(names: string[], dir: string): string[] {
     }
   })();
   return names.map((name) => {
-    for (const candidate of [name, join(dir, name), join(dir, `${name}.ipynb`)]) {
+    for (const candidate of [resolve(cwd, name), join(dir, name), join(dir, `${name}.ipynb`)]) {
       try {
         if (Deno.statSync(candidate).isFile) return candidate;
       } catch { /* try the next form */ }
