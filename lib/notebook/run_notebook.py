@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -189,8 +190,16 @@ def main():
         emit("error", kind="unreadable", message=f"cannot read notebook {args.notebook}: {e}")
         return 2
 
+    spec_root = private_kernelspec(args.deno)
+    try:
+        return execute(nb, args, spec_root)
+    finally:
+        shutil.rmtree(spec_root, ignore_errors=True)
+
+
+def execute(nb, args, spec_root):
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        [private_kernelspec(args.deno)] + [p for p in [os.environ.get("JUPYTER_PATH")] if p]
+        [spec_root] + [p for p in [os.environ.get("JUPYTER_PATH")] if p]
     )
     nb.metadata["kernelspec"] = {"name": "deno", "display_name": "Deno", "language": "typescript"}
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code" and c.source.strip())

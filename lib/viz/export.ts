@@ -13,7 +13,7 @@
 import puppeteer from "puppeteer-core";
 import type { Browser, Page } from "puppeteer-core";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { extname } from "node:path";
+import { dirname, extname } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { figureJson, type PlotlyFigure } from "./figure.ts";
 
@@ -80,6 +80,26 @@ function killNow(s: Session): void {
   } catch { /* best effort: Chromium may still hold files */ }
 }
 
+/**
+ * Remove browser profiles left by processes that no longer exist. A process killed hard
+ * (a notebook kernel shut down by Jupyter, say) cannot remove its profile; its Chromium
+ * exits by itself when the pipe closes, so only the folder remains.
+ */
+function sweepStaleProfiles(tmp: string): void {
+  if (Deno.build.os !== "linux") return; // liveness check below reads /proc
+  try {
+    for (const entry of Deno.readDirSync(tmp)) {
+      const m = entry.name.match(/^tedloc-chromium-(\d+)-/);
+      if (!m || Number(m[1]) === Deno.pid) continue;
+      try {
+        Deno.statSync(`/proc/${m[1]}`);
+      } catch {
+        Deno.removeSync(`${tmp}/${entry.name}`, { recursive: true });
+      }
+    }
+  } catch { /* best effort: another process may be sweeping too */ }
+}
+
 async function launch(): Promise<Session> {
   const exe = chromiumPath();
   try {
@@ -97,7 +117,8 @@ async function launch(): Promise<Session> {
     throw new Error(`plotly.js not found at ${plotly}: run 'bash scripts/setup.sh' (npm ci)`);
   }
   const t0 = performance.now();
-  const userDataDir = await Deno.makeTempDir({ prefix: "tedloc-chromium-" });
+  const userDataDir = await Deno.makeTempDir({ prefix: `tedloc-chromium-${Deno.pid}-` });
+  sweepStaleProfiles(dirname(userDataDir));
   const pagePath = `${userDataDir}/figure.html`;
   await Deno.writeTextFile(
     pagePath,

@@ -109,6 +109,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: `runner: a cell over timeoutPerCell fails naming the cell${SKIP}`,
+  ignore: !HAVE_JUPYTER,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "tedloc-nbtest-" });
+    try {
+      const src = join(dir, "slow.ipynb");
+      await Deno.writeTextFile(
+        src,
+        notebook([code(0, "1 + 1"), code(1, "await new Promise((r) => setTimeout(r, 20_000));")]),
+      );
+      const t0 = performance.now();
+      const err = await assertRejects(
+        () => runNotebook(src, { timeoutPerCell: 1 }),
+        "slow.ipynb",
+        "cell 1",
+        "timed out",
+      );
+      assert(err instanceof NotebookError);
+      assert(
+        performance.now() - t0 < 15_000,
+        "the run stops at the timeout, not at the cell's end",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name:
     `deno task notebooks: progress lines, --out, --profile reaches the kernel, failure exit${SKIP}`,
   ignore: !HAVE_JUPYTER,
