@@ -75,9 +75,18 @@ function killNow(s: Session): void {
   try {
     s.child?.kill("SIGKILL");
   } catch { /* already gone */ }
-  try {
-    Deno.removeSync(s.userDataDir, { recursive: true });
-  } catch { /* best effort: Chromium may still hold files */ }
+  // Runs in an `unload` handler, so no awaiting: retry briefly while the dying browser may
+  // still create files in its profile.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      Deno.removeSync(s.userDataDir, { recursive: true });
+      return;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      const until = performance.now() + 10;
+      while (performance.now() < until) { /* spin: no sleep in unload */ }
+    }
+  }
 }
 
 /**
