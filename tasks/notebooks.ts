@@ -5,17 +5,15 @@
  *
  * @module
  */
+// Only the runner and CLI helpers: importing lib/mod.ts would load tfjs, sharp and puppeteer
+// for nothing (seconds of start-up).
 import {
   listNotebooks,
   NotebookError,
-  numberFlag,
-  parseCli,
-  projectPath,
   resolveNotebookNames,
-  runCli,
   runNotebooks,
-  UsageError,
-} from "../lib/mod.ts";
+} from "../lib/notebook/mod.ts";
+import { numberFlag, parseCli, projectPath, runCli, UsageError } from "../lib/util/mod.ts";
 import { resolve } from "node:path";
 
 const PROFILES = ["ci", "quick", "full"];
