@@ -15,3 +15,5 @@ export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
 export * from "./metrics/mod.ts";
 export * from "./train/mod.ts";
+export * from "./notebook/mod.ts";
+export * from "./viz/mod.ts";
