@@ -13,4 +13,7 @@ export * from "./data/mod.ts";
 export * from "./text/mod.ts";
 export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
+export * from "./metrics/mod.ts";
 export * from "./train/mod.ts";
+export * from "./notebook/mod.ts";
+export * from "./viz/mod.ts";

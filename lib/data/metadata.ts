@@ -56,7 +56,10 @@ export interface ReadMetadataOptions {
 /** The result of {@link readMetadata}: the metadata plus what skip mode dropped. */
 export interface ReadMetadataResult {
   metadata: WsolMetadata;
+  /** Every bad line found in skip mode (empty in error mode). */
   skipped: SkippedLine[];
+  /** Ids of the images dropped in skip mode, in `image_ids.txt` order (its length is the count). */
+  skippedImages: string[];
 }
 
 /** File names of the layout. */
@@ -122,7 +125,7 @@ export async function readMetadata(
   const idSet = new Set<string>();
   idLines.forEach((raw, i) => {
     const id = raw.trim();
-    if (id === "") return problem(idsPath, i + 1, "empty image id");
+    if (id === "") return; // blank lines carry nothing, as in the other files
     if (id.includes(",")) return problem(idsPath, i + 1, `image id '${id}' contains a comma`);
     if (idSet.has(id)) return problem(idsPath, i + 1, `duplicate image id '${id}'`, id);
     idSet.add(id);
@@ -216,6 +219,7 @@ export async function readMetadata(
     if (w === null || h === null || w <= 0 || h <= 0) {
       return problem(sizesPath, i + 1, `size '${f[1]},${f[2]}' is not two positive integers`, id);
     }
+    if (imageSizes.has(id)) return problem(sizesPath, i + 1, `second size for '${id}'`, id);
     imageSizes.set(id, [w, h]);
   });
 
@@ -260,12 +264,15 @@ export async function readMetadata(
   return {
     metadata: { imageIds: keep, classLabels, imageSizes, boxes, masks, ignoreMasks },
     skipped,
+    skippedImages: imageIds.filter((id) => bad.has(id)),
   };
 }
 
 /**
  * Write one split's metadata folder (each file atomically). Sizes and localization files
- * are written only when the metadata holds them.
+ * are written only when the metadata holds them. Refuses metadata that {@link readMetadata}
+ * would reject (ids with commas or line breaks, duplicate ids, an image without a label,
+ * size, or boxes/masks while others have them), so a written folder always reads back.
  *
  * @example
  * ```ts
@@ -274,9 +281,21 @@ export async function readMetadata(
  */
 export async function writeMetadata(dir: string, m: WsolMetadata): Promise<void> {
   const ids = m.imageIds;
-  const missing = ids.find((id) => !m.classLabels.has(id));
-  if (missing !== undefined) throw new Error(`writeMetadata: no class label for '${missing}'`);
-  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : String(v));
+  const fail = (msg: string): never => {
+    throw new Error(`writeMetadata(${dir}): ${msg}`);
+  };
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (id === "" || /[,\r\n]/.test(id) || id.trim() !== id) {
+      fail(`image id '${id}' is empty, has surrounding spaces, or holds a comma or line break`);
+    }
+    if (seen.has(id)) fail(`duplicate image id '${id}'`);
+    seen.add(id);
+    const label = m.classLabels.get(id);
+    if (label === undefined) fail(`no class label for '${id}'`);
+    if (!Number.isInteger(label) || label! < 0) fail(`label ${label} of '${id}' is not >= 0 int`);
+  }
+  if (m.masks.size > 0 && m.boxes.size > 0) fail("holds both boxes and masks");
   await writeTextAtomic(join(dir, METADATA_FILES.imageIds), ids.map((id) => id + "\n").join(""));
   await writeTextAtomic(
     join(dir, METADATA_FILES.classLabels),
@@ -287,22 +306,30 @@ export async function writeMetadata(dir: string, m: WsolMetadata): Promise<void>
       join(dir, METADATA_FILES.imageSizes),
       ids.map((id) => {
         const s = m.imageSizes.get(id);
-        if (!s) throw new Error(`writeMetadata: no image size for '${id}'`);
-        return `${id},${s[0]},${s[1]}\n`;
+        if (!s) fail(`no image size for '${id}'`);
+        return `${id},${s![0]},${s![1]}\n`;
       }).join(""),
     );
   }
-  let loc = "";
+  const loc: string[] = [];
   if (m.masks.size > 0) {
     for (const id of ids) {
-      (m.masks.get(id) ?? []).forEach((p, k) => {
-        loc += `${id},${p},${k === 0 ? m.ignoreMasks.get(id) ?? "" : ""}\n`;
+      const list = m.masks.get(id);
+      if (!list || list.length === 0) fail(`no mask for '${id}'`);
+      list!.forEach((p, k) => {
+        if (/[,\r\n]/.test(p)) fail(`mask path '${p}' holds a comma or line break`);
+        loc.push(`${id},${p},${k === 0 ? m.ignoreMasks.get(id) ?? "" : ""}\n`);
       });
     }
-  } else {
+  } else if (m.boxes.size > 0) {
     for (const id of ids) {
-      for (const b of m.boxes.get(id) ?? []) loc += `${id},${b.map(fmt).join(",")}\n`;
+      const list = m.boxes.get(id);
+      if (!list || list.length === 0) fail(`no box for '${id}'`);
+      for (const b of list!) {
+        if (b.length !== 4 || !b.every(Number.isFinite)) fail(`bad box [${b}] for '${id}'`);
+        loc.push(`${id},${b.join(",")}\n`);
+      }
     }
   }
-  if (loc !== "") await writeTextAtomic(join(dir, METADATA_FILES.localization), loc);
+  if (loc.length > 0) await writeTextAtomic(join(dir, METADATA_FILES.localization), loc.join(""));
 }

@@ -6,3 +6,4 @@ export * from "./errors.ts";
 export * from "./atomic.ts";
 export * from "./npy.ts";
 export * from "./safetensors.ts";
+export * from "./tfjs_model.ts";

@@ -30,6 +30,13 @@ export interface PatchEncoder {
   encode(images: tf.Tensor4D): tf.Tensor3D;
   /** Last-layer CLS→patch attention `[B, gh*gw]` (ViTs only). */
   clsAttention?(images: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * A JSON-serialisable recipe that rebuilds this encoder (`loadEncoder(spec)`), so feature
+   * extraction can run it in worker threads. Absent for encoders built in memory.
+   */
+  readonly spec?: { readonly kind: string };
+  /** Short digest of the weights, part of feature cache keys (absent: the id alone). */
+  readonly fingerprint?: string;
   /** Number of parameters used to produce the tokens. */
   parameterCount(): number;
   /** Free the weights. */

@@ -1,8 +1,31 @@
 /**
- * Training and inference on cached frozen tokens: optimizers, checkpoints, the TeD-Loc
- * trainer, the CAM baseline trainer, synthetic token sets.
+ * Training-side plumbing and the training/inference loop: the frozen feature cache and cached
+ * cue maps, optimizers, checkpoints, the TeD-Loc trainer, the CAM baseline trainer,
+ * inference/evaluation, synthetic token sets.
  * @module
  */
+ * Training-side plumbing: the frozen feature cache and cached cue maps (trainer, checkpoints
+ * and evaluation land here too).
+ * @module
+ */
+export {
+  checkFeatureView,
+  FEATURE_VIEWS,
+  type FeatureView,
+  loadViewBatch,
+  VIEW_LOADER_ID,
+} from "./view_images.ts";
+export {
+  defaultFeatureCacheDir,
+  type ExtractCommonOptions,
+  extractFeatures,
+  type ExtractFeaturesOptions,
+  type FeatureStorage,
+  type ImageListDataset,
+  splitImageIds,
+} from "./features.ts";
+export * from "./cue_cache.ts";
+export { type BatchResult, type ExtractionTask, runExtraction } from "./extract.ts";
 export * from "./optim.ts";
 export * from "./checkpoint.ts";
 export * from "./trainer.ts";
