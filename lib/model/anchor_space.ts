@@ -7,17 +7,20 @@
  *   drawn from a seeded Gaussian (orthonormal columns when d ≤ D, orthonormal rows when
  *   d > D), so angles between anchors are kept as well as a linear map of that size can.
  *   Rows are re-normalised after projecting.
- * - Orthogonalization comes after Proj, so the anchors the model actually uses are the
- *   orthonormal ones (projecting orthonormal vectors to fewer dimensions would undo it).
+ * - Orthogonalization (lib/text's `orthogonalizeAnchors`) comes after Proj, so the anchors
+ *   the model actually uses are the orthonormal ones (projecting orthonormal vectors to fewer
+ *   dimensions would undo it). When C > d it lifts the anchors to d + C dimensions, and the
+ *   model's embedding dimension follows (`AnchorSpace.dim`).
  *
  * @module
  */
 import { Rng } from "../util/rng.ts";
 import type { Anchors } from "../text/anchors.ts";
 import { normalizeRows } from "../text/anchors.ts";
+import { orthogonalizeAnchors, type OrthoMethod } from "../text/orthogonalize.ts";
 
-/** How the anchors are orthogonalized (same names as lib/text's `OrthoMethod`). */
-export type AnchorOrtho = "none" | "qr" | "symmetric";
+/** How the anchors are orthogonalized (lib/text's `OrthoMethod`). */
+export type AnchorOrtho = OrthoMethod;
 
 /** How to turn raw anchors into the model's anchor space. */
 export interface AnchorSpaceConfig {
@@ -92,111 +95,6 @@ function gramSchmidtRows(m: Float64Array, count: number, dim: number, what: stri
   }
 }
 
-/** Eigen-decomposition of a symmetric n×n matrix (cyclic Jacobi). Returns values and row-major vectors (columns). */
-function symmetricEigen(
-  a: Float64Array,
-  n: number,
-): { values: Float64Array; vectors: Float64Array } {
-  const A = Float64Array.from(a);
-  const V = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) V[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q] ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = A[p * n + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p], akq = A[k * n + q];
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k], aqk = A[q * n + k];
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p], vkq = V[k * n + q];
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = A[i * n + i];
-  return { values, vectors: V };
-}
-
-/**
- * Orthogonalize `count × dim` anchor rows. The single place the model calls into
- * orthogonalization: lib/text's `orthogonalizeAnchors` replaces this body once it lands.
- *
- * - `none`: rows unchanged (copied).
- * - `qr`: Gram–Schmidt in class order (= Q of the QR of the dim×count matrix).
- * - `symmetric`: Löwdin, `(A Aᵀ)^(-1/2) A`, the closest orthonormal set, order-free.
- *
- * Needs count ≤ dim and independent rows for `qr`/`symmetric` (clear error otherwise).
- */
-export function orthogonalizeAnchorRows(
-  vectors: Float32Array,
-  count: number,
-  dim: number,
-  method: AnchorOrtho,
-): { vectors: Float32Array; dim: number } {
-  if (method === "none") return { vectors: Float32Array.from(vectors), dim };
-  if (method !== "qr" && method !== "symmetric") {
-    throw new Error(`unknown orthogonalization '${method}': use none, qr or symmetric`);
-  }
-  if (count > dim) {
-    throw new Error(
-      `cannot orthogonalize ${count} anchors in ${dim} dimensions (needs count ≤ dim): ` +
-        `set the anchor projection dimension to at least ${count}`,
-    );
-  }
-  const A = Float64Array.from(vectors);
-  if (method === "qr") {
-    gramSchmidtRows(A, count, dim, "orthogonalize(qr)");
-    return { vectors: Float32Array.from(A), dim };
-  }
-  const G = new Float64Array(count * count);
-  for (let i = 0; i < count; i++) {
-    for (let j = i; j < count; j++) {
-      let s = 0;
-      for (let t = 0; t < dim; t++) s += A[i * dim + t] * A[j * dim + t];
-      G[i * count + j] = G[j * count + i] = s;
-    }
-  }
-  const { values, vectors: U } = symmetricEigen(G, count);
-  const maxEig = Math.max(...values);
-  const invSqrt = new Float64Array(count * count); // U Λ^(-1/2) Uᵀ
-  for (let k = 0; k < count; k++) {
-    if (!(values[k] > 1e-10 * maxEig)) {
-      throw new Error("orthogonalize(symmetric): anchors are linearly dependent");
-    }
-    const f = 1 / Math.sqrt(values[k]);
-    for (let i = 0; i < count; i++) {
-      const uik = U[i * count + k] * f;
-      for (let j = 0; j < count; j++) invSqrt[i * count + j] += uik * U[j * count + k];
-    }
-  }
-  const out = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) {
-    for (let t = 0; t < dim; t++) {
-      let s = 0;
-      for (let j = 0; j < count; j++) s += invSqrt[i * count + j] * A[j * dim + t];
-      out[i * dim + t] = s;
-    }
-  }
-  return { vectors: out, dim };
-}
-
 /**
  * Raw anchors → fixed projection → orthogonalization: the frozen anchors of the model.
  *
@@ -223,7 +121,9 @@ export function buildAnchorSpace(raw: Anchors, config: AnchorSpaceConfig): Ancho
     }
   }
   normalizeRows(vectors, C, d);
-  const o = orthogonalizeAnchorRows(vectors, C, d, config.ortho);
+  // lib/text: QR (Householder, class order) or symmetric (Löwdin); C > d or dependent anchors
+  // are lifted to d + C dimensions first, so the model's d becomes d + C then.
+  const o = orthogonalizeAnchors(vectors, C, d, config.ortho);
   return {
     classNames: [...raw.classNames],
     vectors: o.vectors,

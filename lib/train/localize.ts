@@ -4,8 +4,8 @@
  *
  * Map post-processing follows wsolevaluation: the head's grid map is upsampled to the
  * 224×224 frame at the encoder's true cell centres (`stride`, `cellOffset`), then min–max
- * normalised (NaN/constant → zeros). Boxes are the bounding boxes of the connected regions
- * above `boxThreshold · max`, largest first. Saved score maps use the wsolevaluation layout
+ * normalised (NaN/constant → zeros), with lib/metrics (OpenCV-exact bicubic). Boxes are the
+ * contour boxes above `boxThreshold · max` (wsolevaluation's extraction), largest first. Saved score maps use the wsolevaluation layout
  * `<dir>/<imageId>.npy` (float32, 224×224).
  *
  * @module
@@ -20,12 +20,13 @@ import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
 import {
-  boxesFromScoremap,
+  boxesAtThreshold,
   BoxEvaluator,
   type BoxMetrics,
   normalizeScoremap,
+  quantizeScoremap,
   upsampleCellMap,
-} from "./metrics_shim.ts";
+} from "../metrics/mod.ts";
 
 /** Where tokens sit in the input frame. */
 export interface MapGeometry {
@@ -67,6 +68,18 @@ function softmax(s: Float32Array): Float32Array {
   const e = s.map((v) => Math.exp(v - m));
   const z = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / z);
+}
+
+/**
+ * Boxes of a normalised `size×size` score map at threshold τ (fraction of its maximum),
+ * extracted exactly as wsolevaluation does: the largest contour's box first, then the other
+ * contours' boxes; `[[0,0,0,0]]` when nothing is above the threshold.
+ */
+export function scoremapBoxes(map: Float32Array, size: number, tau: number): Box[] {
+  const { u8, max } = quantizeScoremap(map);
+  const { largest, all } = boxesAtThreshold(u8, max, size, size, tau);
+  const rest = all.filter((b) => b.some((v, i) => v !== largest[i]));
+  return [largest, ...rest];
 }
 
 /** Upsample a grid map to the frame at true cell centres and normalise it to [0, 1]. */
@@ -134,7 +147,7 @@ export function localizeTokens(
         scores: s1,
         gridMap,
         map,
-        boxes: boxesFromScoremap(map, size, tau),
+        boxes: scoremapBoxes(map, size, tau),
       });
     }
   }
@@ -238,20 +251,9 @@ export async function evaluateHead(
 }
 
 /**
- * The image-independent centre prior of method.md: an isotropic Gaussian at the frame centre
- * ((size−1)/2) with std `sigma` px, min–max normalised. Every CUB table reports it.
+ * Evaluate one fixed map for every image (e.g. lib/metrics' `centerGaussianMap()`, the
+ * method.md prior); no class scores, so no classification or Top-k Loc.
  */
-export function centerGaussianMap(size = 224, sigma = 56): Float32Array {
-  const c = (size - 1) / 2, m = new Float32Array(size * size);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      m[y * size + x] = Math.exp(-((x - c) ** 2 + (y - c) ** 2) / (2 * sigma * sigma));
-    }
-  }
-  return normalizeScoremap(m);
-}
-
-/** Evaluate one fixed map for every image (no class scores: classification counts as correct). */
 export function evaluateFixedMap(
   map: Float32Array,
   metadata: WsolMetadata,

@@ -4,10 +4,6 @@
  * inference/evaluation, synthetic token sets.
  * @module
  */
- * Training-side plumbing: the frozen feature cache and cached cue maps (trainer, checkpoints
- * and evaluation land here too).
- * @module
- */
 export {
   checkFeatureView,
   FEATURE_VIEWS,
@@ -31,3 +27,4 @@ export * from "./checkpoint.ts";
 export * from "./trainer.ts";
 export * from "./cam.ts";
 export * from "./synthetic.ts";
+export * from "./localize.ts";

@@ -1,10 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import {
-  assert,
-  assertArrayClose,
-  assertEquals,
-  assertRejects,
-} from "../assert.ts";
+import { assert, assertArrayClose, assertEquals, assertRejects } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { Rng } from "../../lib/util/rng.ts";
 import type { AnchorSpace } from "../../lib/model/anchor_space.ts";

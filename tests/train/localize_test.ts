@@ -1,0 +1,93 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
+import { readNpy } from "../../lib/io/npy.ts";
+import { centerGaussianMap } from "../../lib/metrics/mod.ts";
+import type { LocalizationHead } from "../../lib/model/baselines.ts";
+import type { FeatureSet } from "../../lib/model/encoder.ts";
+import {
+  evaluateFixedMap,
+  evaluateHead,
+  localizeTokens,
+  makeSyntheticTokens,
+} from "../../lib/train/mod.ts";
+
+/** Tokens [mask, one-hot class…] per patch, and a head reading them back: a perfect oracle. */
+function oracle(): {
+  features: FeatureSet;
+  head: LocalizationHead;
+  syn: ReturnType<typeof makeSyntheticTokens>;
+} {
+  const syn = makeSyntheticTokens({ numClasses: 3, imagesPerClass: 3, grid: [7, 7], prefix: "t" });
+  const N = 49, C = 3, d = 1 + C, n = syn.features.ids.length;
+  const tokens = new Float32Array(n * N * d);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < N; p++) {
+      tokens[(i * N + p) * d] = syn.objectMasks[i * N + p];
+      tokens[(i * N + p) * d + 1 + syn.labels[i]] = 1;
+    }
+  }
+  const features = { ...syn.features, dim: d, views: ["test"], tokens };
+  const head: LocalizationHead = {
+    name: "oracle",
+    numClasses: C,
+    predict: (x) => ({
+      maps: tf.squeeze(tf.slice(x, [0, 0, 0], [-1, -1, 1]), [2]) as tf.Tensor2D,
+      scores: tf.mean(tf.slice(x, [0, 0, 1], [-1, -1, C]), 1) as tf.Tensor2D,
+    }),
+    parameterCount: () => 0,
+    flops: () => 0,
+    dispose: () => {},
+  };
+  return { features, head, syn };
+}
+
+Deno.test("evaluateHead: an oracle head scores 100 %, score maps written as <dir>/<id>.npy (224×224)", async () => {
+  await initBackend("cpu");
+  const { features, head, syn } = oracle();
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "maps");
+    const r = await evaluateHead(head, features, syn.metadata, {
+      scoremapDir: out,
+      progress: false,
+    });
+    assertEquals(r.count, 9);
+    assertAlmostEquals(r.metrics.maxBoxAcc, 100, 1e-9);
+    assertAlmostEquals(r.metrics.top1Cls!, 100, 1e-9);
+    assertAlmostEquals(r.metrics.top1Loc!, 100, 1e-9);
+    const npy = await readNpy(join(out, `${features.ids[4]}.npy`));
+    assertEquals(npy.shape, [224, 224]);
+    const v = npy.data as Float32Array;
+    assert(Math.min(...v) === 0 && Math.max(...v) === 1, "normalised map");
+    // the prior is image-independent: its numbers do not depend on any head
+    const prior = evaluateFixedMap(centerGaussianMap(), syn.metadata);
+    assert(prior.maxBoxAcc < 100 && prior.top1Cls === undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("localizeTokens: top-k classes with probabilities, largest box near the GT box", async () => {
+  await initBackend("cpu");
+  const { features, head, syn } = oracle();
+  const N = 49, d = features.dim;
+  const res = localizeTokens(head, features.tokens.subarray(0, 2 * N * d), 2, features, {
+    topk: 2,
+    classNames: ["a", "b", "c"],
+  });
+  assertEquals(res.length, 2);
+  for (let i = 0; i < 2; i++) {
+    const r = res[i];
+    assertEquals(r.topk.length, 2);
+    assertEquals(r.topk[0].label, syn.labels[i]);
+    assertEquals(r.topk[0].name, ["a", "b", "c"][syn.labels[i]]);
+    assert(r.topk[0].prob > r.topk[1].prob);
+    assertEquals(r.map.length, 224 * 224);
+    const gt = syn.metadata.boxes.get(features.ids[i])![0];
+    for (let k = 0; k < 4; k++) {
+      assert(Math.abs(r.boxes[0][k] - gt[k]) <= 24, `box ${r.boxes[0]} vs GT ${gt}`);
+    }
+  }
+});
