@@ -18,7 +18,8 @@ import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { Box, WsolMetadata } from "../data/metadata.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
-import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
+import { alignCueSet, featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
+import type { CueSet } from "../cues/cues.ts";
 import {
   boxesAtThreshold,
   BoxEvaluator,
@@ -261,5 +262,31 @@ export function evaluateFixedMap(
 ): BoxMetrics {
   const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
   for (const id of opts.ids ?? metadata.imageIds) ev.accumulate(map, id);
+  return ev.compute();
+}
+
+/**
+ * Box metrics of cue maps themselves (how good a pseudo-label source is), on images with GT
+ * boxes: each grid map is upsampled at the tokens' true cell centres and normalised.
+ *
+ * @example
+ * ```ts
+ * const q = evaluateCueSet(cues, dataset.splits.train, features, { ids: heldOutIds });
+ * ```
+ */
+export function evaluateCueSet(
+  cues: CueSet,
+  metadata: WsolMetadata,
+  geometry: { stride: number; cellOffset: number },
+  opts: { ids?: string[]; camCurveInterval?: number } = {},
+): BoxMetrics {
+  const ids = opts.ids ?? cues.ids;
+  const a = alignCueSet(cues, ids);
+  const [gh, gw] = cues.grid, N = gh * gw;
+  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
+  ids.forEach((id, i) => {
+    const g = { grid: cues.grid, stride: geometry.stride, cellOffset: geometry.cellOffset };
+    ev.accumulate(gridMapToScoremap(a.maps.subarray(i * N, (i + 1) * N), g), id);
+  });
   return ev.compute();
 }

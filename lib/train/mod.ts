@@ -28,3 +28,4 @@ export * from "./trainer.ts";
 export * from "./cam.ts";
 export * from "./synthetic.ts";
 export * from "./localize.ts";
+export * from "./pipeline.ts";
