@@ -17,7 +17,7 @@ import {
   TfjsCnnClassifier,
   TfjsCnnEncoder,
 } from "../lib/model/mobilenet.ts";
-import type { TrainConfigInput } from "../lib/train/trainer.ts";
+import { resolveTrainConfig, type TrainConfigInput } from "../lib/train/trainer.ts";
 import { runTedLocPipeline } from "../lib/train/pipeline.ts";
 
 const SPEC = {
@@ -81,19 +81,6 @@ async function main(args: string[]): Promise<void> {
   const a = parseCli(args, SPEC);
   if (!a) return;
   await initBackend();
-  const dataset = typeof a.values.dataset === "string"
-    ? await loadDataset(a.values.dataset)
-    : await ensureDefaultDataset();
-  const anchorsPath = (a.values.anchors as string | undefined) ?? dataset.anchorsPath;
-  if (!anchorsPath) {
-    throw new InputError(`dataset '${dataset.name}' ships no anchors: pass --anchors FILE`);
-  }
-  const anchors = await readAnchors(anchorsPath);
-  if (anchors.count !== dataset.classNames.length) {
-    throw new InputError(`${anchors.count} anchors for ${dataset.classNames.length} classes`, {
-      file: anchorsPath,
-    });
-  }
   let cfg: TrainConfigInput = {};
   if (typeof a.values.config === "string") {
     try {
@@ -121,6 +108,24 @@ async function main(args: string[]): Promise<void> {
   }
   if (n("bg-fraction") !== undefined) {
     cfg.sampler = { ...cfg.sampler, bgFraction: n("bg-fraction") };
+  }
+  try {
+    resolveTrainConfig(cfg); // fail on a bad config before any slow work
+  } catch (err) {
+    throw new InputError(`bad training config: ${(err as Error).message}`);
+  }
+  const dataset = typeof a.values.dataset === "string"
+    ? await loadDataset(a.values.dataset)
+    : await ensureDefaultDataset();
+  const anchorsPath = (a.values.anchors as string | undefined) ?? dataset.anchorsPath;
+  if (!anchorsPath) {
+    throw new InputError(`dataset '${dataset.name}' ships no anchors: pass --anchors FILE`);
+  }
+  const anchors = await readAnchors(anchorsPath);
+  if (anchors.count !== dataset.classNames.length) {
+    throw new InputError(`${anchors.count} anchors for ${dataset.classNames.length} classes`, {
+      file: anchorsPath,
+    });
   }
   const encDir = (a.values.encoder as string | undefined) ?? DEFAULT_MOBILENET_DIR;
   const encoder = await TfjsCnnEncoder.load(encDir, { layer: a.values.layer as string });
