@@ -23,7 +23,9 @@ import { gatherTokens } from "../lib/cues/sources.ts";
 
 await initBackend("wasm");
 const dir = Deno.args[0] ?? DEFAULT_MOBILENET_DIR, steps = Number(Deno.args[1] ?? 8), B = 32;
-const ds = await ensureDefaultDataset();
+const ds = await ensureDefaultDataset(
+  Deno.env.get("TEDLOC_DATA_DIR") ? { dir: Deno.env.get("TEDLOC_DATA_DIR") } : {},
+);
 const enc = await TfjsCnnEncoder.load(dir, { layer: "conv_pw_11_relu" });
 const ids = ds.splits.train.imageIds.slice(0, B * steps);
 const feats = await extractFeatures(enc, ds, "train", {
