@@ -29,3 +29,4 @@ export * from "./cam.ts";
 export * from "./synthetic.ts";
 export * from "./localize.ts";
 export * from "./pipeline.ts";
+export * from "./experiment.ts";
