@@ -246,6 +246,8 @@ export function experimentOptions(
     train,
     rounds: ctx.kind === "cub50" && variant === "main" ? 2 : 1,
     valFraction: 0.2,
+    // the baselines do not depend on the variant: the main run reports them
+    baselines: variant === "main",
   };
 }
 
@@ -261,7 +263,10 @@ export interface RunExperimentOptions {
 /** What a finished run leaves in `results.json`: the pipeline result without the live model. */
 export type ExperimentRecord = Omit<PipelineResult, "model" | "cam">;
 
-/** Canonical JSON of a variant's full setup (resolved defaults), to tell equal setups apart. */
+/**
+ * Canonical JSON of a variant's TeD-Loc setup (resolved defaults), to tell equal setups apart.
+ * Whether baselines are evaluated is left out: a run with them is a superset of one without.
+ */
 function setupKey(ctx: Pick<ExperimentContext, "kind" | "profile">, v: ExperimentVariant): string {
   const o = experimentOptions(ctx, v);
   return JSON.stringify({
@@ -330,6 +335,8 @@ export async function runExperiment(
     anchors: ctx.anchors,
     ...experimentOptions(ctx, variant),
     outDir: experimentRunDir(ctx, variant),
+    // one CAM baseline for all variants (same recipe, same tokens): it is also a cue
+    camPath: join(ctx.runRoot, "cam.safetensors"),
     resume: true,
     cacheDir: projectPath("data", "cache"),
     progress: opts.progress,
@@ -477,7 +484,7 @@ export async function loadExperimentModels(
   const dir = experimentRunDir(ctx, variant);
   const rounds = experimentOptions(ctx, variant).rounds ?? 1;
   const ckpt = join(dir, ...(rounds > 1 ? [`round${rounds}`] : []), "last.safetensors");
-  const camPath = join(dir, "cam.safetensors");
+  const camPath = join(ctx.runRoot, "cam.safetensors");
   for (const p of [ckpt, camPath]) {
     try {
       await Deno.stat(p);

@@ -85,6 +85,16 @@ export interface PipelineOptions {
    * checkpoint goes to `outDir/round<r>`.
    */
   rounds?: number;
+  /**
+   * Where the CAM baseline is cached (loaded when trained by the same recipe on the same
+   * tokens, else trained and saved); default `outDir/cam.safetensors` when resuming.
+   */
+  camPath?: string;
+  /**
+   * Evaluate the baselines (CAM, vanilla, centre prior) beside TeD-Loc (default true); ablation
+   * runs that only change TeD-Loc skip them.
+   */
+  baselines?: boolean;
   /** Evaluate on this split (default `test`). */
   evalSplit?: string;
   /** Threshold step of the box evaluator (default 0.01). */
@@ -292,14 +302,20 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   const ev = { progress: opts.progress, camCurveInterval: opts.camCurveInterval };
 
   const cam = await clock("train cam", () =>
-    cachedCamHead(train, labels, {
-      epochs: 60,
-      optimizer: { lr: 3e-2, weightDecay: 1e-4 },
-      ...opts.cam,
-      numClasses: opts.anchors.count,
-      ids: fitIds,
-      progress: opts.progress,
-    }, opts.outDir && opts.resume ? join(opts.outDir, "cam.safetensors") : undefined));
+    cachedCamHead(
+      train,
+      labels,
+      {
+        epochs: 60,
+        optimizer: { lr: 3e-2, weightDecay: 1e-4 },
+        ...opts.cam,
+        numClasses: opts.anchors.count,
+        ids: fitIds,
+        progress: opts.progress,
+      },
+      opts.camPath ??
+        (opts.outDir && opts.resume ? join(opts.outDir, "cam.safetensors") : undefined),
+    ));
   const cues = await clock(
     "cues",
     () =>
@@ -387,7 +403,8 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   const N = test.grid[0] * test.grid[1];
   const rows: PipelineRow[] = [];
   const testMeta = dataset.splits[evalSplit];
-  for (const head of [ted, cam, vanilla]) {
+  const baselines = opts.baselines ?? true;
+  for (const head of baselines ? [ted, cam, vanilla] : [ted]) {
     const r: EvaluationResult = await clock(
       `eval ${head.name}`,
       () =>
@@ -409,15 +426,17 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
     });
   }
   vanilla.dispose();
-  rows.push({
-    method: "center-prior",
-    metrics: evaluateFixedMap(centerGaussianMap(), testMeta, {
-      camCurveInterval: opts.camCurveInterval,
-    }),
-    params: { encoder: 0, head: 0, total: 0 },
-    headFlops: 0,
-    msPerImage: 0,
-  });
+  if (baselines) {
+    rows.push({
+      method: "center-prior",
+      metrics: evaluateFixedMap(centerGaussianMap(), testMeta, {
+        camCurveInterval: opts.camCurveInterval,
+      }),
+      params: { encoder: 0, head: 0, total: 0 },
+      headFlops: 0,
+      msPerImage: 0,
+    });
+  }
   const out: PipelineResult = {
     rows,
     validation,
