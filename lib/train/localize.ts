@@ -204,6 +204,21 @@ export interface EvaluateOptions {
    * protocol, so MaxBoxAcc is GT-known) or `predicted`.
    */
   mapClass?: "gt" | "predicted";
+  /**
+   * Test-time flip: also run the head on the features' `flip` view, mirror that map back in
+   * the 224×224 frame (exact for any cell geometry) and average maps and class scores.
+   */
+  flipTta?: boolean;
+}
+
+/** Mirror a `size×size` map left–right. */
+function mirrorMap(map: Float32Array, size: number): Float32Array {
+  const out = new Float32Array(map.length);
+  for (let y = 0; y < size; y++) {
+    const row = y * size;
+    for (let x = 0; x < size; x++) out[row + x] = map[row + size - 1 - x];
+  }
+  return out;
 }
 
 /** Metrics plus timing of one evaluation. */
@@ -234,6 +249,12 @@ export async function evaluateHead(
   const ids = opts.ids ?? metadata.imageIds;
   const rows = featureRows(features, ids);
   const view = plainViewIndex(features);
+  const flipView = opts.flipTta ? features.views.indexOf("flip") : -1;
+  if (opts.flipTta && flipView < 0) {
+    throw new InputError(
+      `flip TTA needs the features' 'flip' view (they have: ${features.views.join(", ")})`,
+    );
+  }
   const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
   const bs = opts.batchSize ?? 32;
   const bar = opts.progress === false
@@ -250,11 +271,18 @@ export async function evaluateHead(
         return y;
       });
       const t0 = performance.now();
-      const res = localizeTokens(head, tokens, part.length, features, {
-        batchSize: bs,
-        topk: 1,
-        classes,
-      });
+      const lo = { batchSize: bs, topk: 1, classes };
+      const res = localizeTokens(head, tokens, part.length, features, lo);
+      if (flipView >= 0) {
+        const f = gatherTokens(features, flipView, part);
+        const resF = localizeTokens(head, f, part.length, features, lo);
+        res.forEach((r, i) => {
+          const m = mirrorMap(resF[i].map, 224);
+          for (let p = 0; p < m.length; p++) m[p] = (m[p] + r.map[p]) / 2;
+          r.map = normalizeScoremap(m);
+          r.scores = r.scores.map((v, k) => (v + resF[i].scores[k]) / 2);
+        });
+      }
       headMs += performance.now() - t0;
       for (let i = 0; i < part.length; i++) {
         const id = ids[s + i];

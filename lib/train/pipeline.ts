@@ -95,6 +95,11 @@ export interface PipelineOptions {
    * runs that only change TeD-Loc skip them.
    */
   baselines?: boolean;
+  /**
+   * Test-time flip for TeD-Loc (our extension): average its map and scores over the image and
+   * its mirror (see `evaluateHead`); the evaluation split's flip view is extracted and cached.
+   */
+  flipTta?: boolean;
   /** Evaluate on this split (default `test`). */
   evalSplit?: string;
   /** Threshold step of the box evaluator (default 0.01). */
@@ -276,7 +281,11 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   );
   const test = await clock(
     "features",
-    () => extractFeatures(encoder, dataset, evalSplit, { ...fq, views: ["test"] }),
+    () =>
+      extractFeatures(encoder, dataset, evalSplit, {
+        ...fq,
+        views: opts.flipTta ? ["test", "flip"] : ["test"],
+      }),
   );
   const trainMeta = dataset.splits.train;
   const labels = labelsFor(train.ids, trainMeta);
@@ -354,7 +363,10 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
         features: train,
       });
       roundMetrics.push(
-        (await evaluateHead(tedLocHead(result.model), test, dataset.splits[evalSplit], ev)).metrics,
+        (await evaluateHead(tedLocHead(result.model), test, dataset.splits[evalSplit], {
+          ...ev,
+          flipTta: opts.flipTta,
+        })).metrics,
       );
       result.model.dispose();
     }
@@ -385,7 +397,11 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   const ted = tedLocHead(model);
   const validation: Record<string, BoxMetrics> = {};
   if (valIds.length > 0) {
-    validation.tedloc = (await evaluateHead(ted, val, valMeta, { ...ev, ids: valIds })).metrics;
+    validation.tedloc = (await evaluateHead(ted, val, valMeta, {
+      ...ev,
+      ids: valIds,
+      flipTta: opts.flipTta && val.views.includes("flip"),
+    })).metrics;
     validation.cam = (await evaluateHead(cam, val, valMeta, { ...ev, ids: valIds })).metrics;
   }
 
@@ -413,6 +429,7 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
           scoremapDir: opts.outDir && head.name === "tedloc"
             ? join(opts.outDir, "scoremaps")
             : undefined,
+          flipTta: head.name === "tedloc" && opts.flipTta,
         }),
     );
     if (head.name === "tedloc") roundMetrics.push(r.metrics);

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { readNpy } from "../../lib/io/npy.ts";
 import { centerGaussianMap } from "../../lib/metrics/mod.ts";
@@ -107,6 +107,43 @@ Deno.test("evaluateHead: class-specific heads are scored on the ground-truth cla
   // classification (and so Top-1 Loc's class test) does not depend on which map is scored
   assertAlmostEquals(gt.metrics.top1Cls!, 100 / 3, 1e-6);
   assertAlmostEquals(pred.metrics.top1Cls!, 100 / 3, 1e-6);
+});
+
+Deno.test("evaluateHead: flip TTA averages the mirrored flip-view map (a mirrored input changes nothing); needs the flip view", async () => {
+  await initBackend("cpu");
+  const { features, head, syn } = oracle();
+  const [gh, gw] = features.grid, N = gh * gw, d = features.dim, n = features.ids.length;
+  const flip = new Float32Array(features.tokens.length);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < gh; y++) {
+      for (let x = 0; x < gw; x++) {
+        const src = (i * N + y * gw + x) * d, dst = (i * N + y * gw + (gw - 1 - x)) * d;
+        flip.set(features.tokens.subarray(src, src + d), dst);
+      }
+    }
+  }
+  const both = {
+    ...features,
+    views: ["test", "flip"],
+    tokens: new Float32Array([...features.tokens, ...flip]),
+  };
+  const plain = await evaluateHead(head, features, syn.metadata, { progress: false });
+  const tta = await evaluateHead(head, both, syn.metadata, { progress: false, flipTta: true });
+  assertEquals(tta.metrics.maxBoxAcc, plain.metrics.maxBoxAcc);
+  assertEquals(tta.metrics.maxBoxAccV2, plain.metrics.maxBoxAccV2);
+  assertEquals(tta.metrics.top1Cls, plain.metrics.top1Cls);
+  // an unmirrored "flip" view (the same tokens) puts a mirrored ghost beside each object
+  const ghost = {
+    ...features,
+    views: ["test", "flip"],
+    tokens: new Float32Array([...features.tokens, ...features.tokens]),
+  };
+  const bad = await evaluateHead(head, ghost, syn.metadata, { progress: false, flipTta: true });
+  assert(bad.metrics.maxBoxAccV2 < plain.metrics.maxBoxAccV2, "a wrong flip view must hurt");
+  await assertRejects(
+    () => evaluateHead(head, features, syn.metadata, { progress: false, flipTta: true }),
+    "needs the features' 'flip' view",
+  );
 });
 
 Deno.test("localizeTokens: top-k classes with probabilities, largest box near the GT box", async () => {
