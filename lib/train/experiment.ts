@@ -246,8 +246,10 @@ export function experimentOptions(
     train,
     rounds: ctx.kind === "cub50" && variant === "main" ? 2 : 1,
     valFraction: 0.2,
-    // the baselines do not depend on the variant: the main run reports them
+    // the baselines do not depend on the variant: the main run reports them, and the
+    // test-time-flip rows (our extension) beside the protocol's plain ones
     baselines: variant === "main",
+    flipTta: variant === "main",
   };
 }
 
@@ -310,9 +312,10 @@ export async function readExperimentRecord(
     if (err instanceof Deno.errors.NotFound) return null;
     throw new InputError(`unreadable run record: ${(err as Error).message}`, { file: path });
   }
-  const o = experimentOptions(ctx, variant);
+  const o = experimentOptions(ctx, canonicalVariant(ctx, variant)); // the run it shares
   const same = rec.config?.recordVersion === PIPELINE_RECORD_VERSION &&
     rec.config.cues === o.cues &&
+    (rec.config.flipTta ?? false) === (o.flipTta ?? false) &&
     rec.roundMetrics?.length === (o.rounds ?? 1) &&
     configDiff(rec.config.train, resolveTrainConfig(o.train)).length === 0;
   return same ? rec : null;

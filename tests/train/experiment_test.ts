@@ -65,6 +65,22 @@ Deno.test("experiments: run records are read only when made by this setup and ev
     assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "older evaluation");
     await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION, 99)));
     assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "other epochs");
+    // ortho-qr is the main run here: its record is main's (with the +flip rows main adds)
+    const m = experimentOptions(ctx, "main");
+    await Deno.mkdir(join(dir, "main"), { recursive: true });
+    await Deno.writeTextFile(
+      join(dir, "main", "results.json"),
+      JSON.stringify({
+        ...record(PIPELINE_RECORD_VERSION),
+        config: {
+          ...record(PIPELINE_RECORD_VERSION).config,
+          flipTta: true,
+          train: resolveTrainConfig(m.train),
+        },
+      }),
+    );
+    assert((await readExperimentRecord(ctx, "ortho-qr")) !== null, "shared with main");
+    assert(m.flipTta && !o.flipTta, "main adds flip rows, ablations do not");
     await Deno.writeTextFile(path, "{not json");
     const bad = await assertRejects(() => readExperimentRecord(ctx, "ortho-none"), "results.json");
     assert(bad instanceof InputError);
