@@ -235,12 +235,13 @@ export function birdAttributeAnchors(
   classes: SyntheticClass[],
   dim: number,
   seed: number,
+  shape: { beta?: number; sigma?: number } = {},
 ): Float32Array {
   const rng = new Rng(hashInts(seed, 0xa7c4, 2));
   const attrs = birdAttributeVector(classes[0]).length;
   const R = Float64Array.from({ length: attrs * dim }, () => rng.normal());
   const g = Float64Array.from({ length: dim }, () => rng.normal() / Math.sqrt(dim));
-  const beta = 0.8, sigma = 0.25;
+  const beta = shape.beta ?? 0.8, sigma = shape.sigma ?? 0.25;
   const out = new Float32Array(classes.length * dim);
   classes.forEach((cls, k) => {
     const x = birdAttributeVector(cls);

@@ -11,6 +11,8 @@ import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import { CamHead } from "../model/baselines.ts";
 import { featureRows } from "../cues/sources.ts";
+import { InputError } from "../io/errors.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import {
   DEFAULT_OPTIMIZER,
   DEFAULT_SCHEDULE,
@@ -132,4 +134,41 @@ export async function trainCamHead(
   opt.dispose();
   await Promise.resolve();
   return { cam, history };
+}
+
+/**
+ * Read a CAM baseline written by {@link writeCamHead}. `expectKey` (when given) must equal the
+ * key it was saved with, else null is returned (made by another recipe or on other tokens).
+ *
+ * @example
+ * ```ts
+ * const cam = await readCamHead("runs/cub50/cam.safetensors");
+ * ```
+ */
+export async function readCamHead(path: string, expectKey?: string): Promise<CamHead | null> {
+  const f = await readSafetensors(path);
+  if (expectKey !== undefined && f.metadata.key !== expectKey) return null;
+  const w = f.tensors.get("cam.weight");
+  if (!w || w.shape.length !== 2 || !f.tensors.has("cam.bias")) {
+    throw new InputError("not a CAM baseline file (needs cam.weight [d, C] and cam.bias [C])", {
+      file: path,
+    });
+  }
+  const cam = new CamHead(w.shape[0], w.shape[1]);
+  try {
+    cam.setWeights(
+      Object.fromEntries(
+        [...f.tensors].map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }]),
+      ),
+    );
+  } catch (err) {
+    cam.dispose();
+    throw new InputError((err as Error).message, { file: path });
+  }
+  return cam;
+}
+
+/** Write a CAM baseline (weights + a free-form `key` naming how it was made), atomically. */
+export async function writeCamHead(path: string, cam: CamHead, key = ""): Promise<void> {
+  await writeSafetensors(path, cam.getWeights(), { key });
 }

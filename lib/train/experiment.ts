@@ -31,8 +31,8 @@ import {
 } from "../model/mobilenet.ts";
 import { resolveTrainConfig, type TrainConfigInput } from "./trainer.ts";
 import { configDiff, loadTedLocCheckpoint, readCheckpoint } from "./checkpoint.ts";
-import { readSafetensors, toFloat32 } from "../io/safetensors.ts";
-import { CamHead } from "../model/baselines.ts";
+import type { CamHead } from "../model/baselines.ts";
+import { readCamHead } from "./cam.ts";
 import type { TedLocModel } from "../model/tedloc.ts";
 import {
   PIPELINE_RECORD_VERSION,
@@ -498,13 +498,8 @@ export async function loadExperimentModels(
     }
   }
   const { model } = await loadTedLocCheckpoint(ckpt);
-  const f = await readSafetensors(camPath);
-  const cam = new CamHead(ctx.encoder.dim, ctx.anchors.count);
-  cam.setWeights(
-    Object.fromEntries(
-      Object.entries(f.tensors).map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }]),
-    ),
-  );
+  const cam = await readCamHead(camPath);
+  if (!cam) throw new InputError("unreadable CAM baseline", { file: camPath });
   return { model, cam };
 }
 

@@ -12,7 +12,6 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
-import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import { Rng } from "../util/rng.ts";
 import type { ProgressOptions } from "../util/progress.ts";
 import type { WsolDataset } from "../data/dataset.ts";
@@ -40,7 +39,7 @@ import {
 } from "../cues/sources.ts";
 import { extractFeatures } from "./features.ts";
 import { extractAttentionCues, extractCamCues } from "./cue_cache.ts";
-import { type CamTrainInput, trainCamHead } from "./cam.ts";
+import { type CamTrainInput, readCamHead, trainCamHead, writeCamHead } from "./cam.ts";
 import { type TrainConfigInput, type TrainResult, trainTedLoc } from "./trainer.ts";
 import {
   evaluateCueSet,
@@ -166,19 +165,11 @@ async function cachedCamHead(
     fit: await digest((ids ?? features.ids).join("\n")),
   });
   if (path && (await Deno.stat(path).then(() => true, () => false))) {
-    const f = await readSafetensors(path);
-    if (f.metadata.key === key) {
-      const cam = new CamHead(features.dim, input.numClasses ?? 0);
-      cam.setWeights(
-        Object.fromEntries(
-          Object.entries(f.tensors).map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }]),
-        ),
-      );
-      return cam;
-    }
+    const cached = await readCamHead(path, key);
+    if (cached) return cached;
   }
   const { cam } = await trainCamHead(features, labels, input);
-  if (path) await writeSafetensors(path, cam.getWeights(), { key });
+  if (path) await writeCamHead(path, cam, key);
   return cam;
 }
 
