@@ -34,13 +34,14 @@ export function boxAccuracyCurveFigure(
   series.forEach((s, i) => {
     const curve = s.metrics[mode].find((c) => c.iou === iou);
     if (!curve) throw new RangeError(`${s.name}: no ${mode} curve at IoU ${iou}`);
+    const color = PAPER_COLORWAY[i % PAPER_COLORWAY.length];
     data.push({
       type: "scatter",
       mode: "lines",
       name: `${s.name} (max ${curve.max.toFixed(1)})`,
       x: s.metrics.thresholds,
       y: curve.accuracy,
-      line: { width: 1.5 },
+      line: { width: 1.5, color },
       legendgroup: String(i),
     });
     data.push({
@@ -48,7 +49,7 @@ export function boxAccuracyCurveFigure(
       mode: "markers",
       x: [curve.bestTau],
       y: [curve.max],
-      marker: { size: 6, symbol: "circle-open" },
+      marker: { size: 7, symbol: "circle-open", color },
       showlegend: false,
       legendgroup: String(i),
       hovertemplate: `${s.name}: best τ %{x:.2f}, %{y:.1f}%<extra></extra>`,
@@ -62,7 +63,7 @@ export function boxAccuracyCurveFigure(
         title: { text: `box accuracy at IoU ≥ ${iou / 100} (%)` },
         range: [0, 100],
       },
-      legend: { x: 0.98, xanchor: "right", y: 0.98 },
+      legend: { x: 0.99, xanchor: "right", y: 0.99, tracegroupgap: 0 },
     }),
   };
 }
