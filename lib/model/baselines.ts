@@ -3,7 +3,8 @@
  *
  * - {@link CamHead}: global average pooling + linear classifier, trained with softmax
  *   cross-entropy (Zhou et al. 2016). Its map for class k is the per-patch score
- *   `x_p · W[:, k] + b_k` (CAM); the map of the predicted class is the localization.
+ *   `x_p · W[:, k] + b_k` (CAM). Evaluation uses the map of the ground-truth class
+ *   (wsolevaluation's protocol); inference without a label, the predicted class's.
  * - {@link VanillaSimilarityHead}: the paper's Table 4 "vanilla" row, `<z_p, t_y>` with no
  *   trained decoder. Tokens go through the same fixed seeded projection that maps raw
  *   anchors to the anchor space (identity when the dims agree) and are compared with the
@@ -34,8 +35,13 @@ export interface LocalizationHead {
   /** Short name for tables, e.g. `tedloc`, `cam`, `vanilla`. */
   readonly name: string;
   readonly numClasses: number;
-  /** Tokens `[B, N, d_in]` → scores and maps. Call inside `tf.tidy`. */
-  predict(tokens: tf.Tensor3D): HeadPrediction;
+  /**
+   * Tokens `[B, N, d_in]` → scores and maps. Call inside `tf.tidy`. With `classes` (one per
+   * image), class-specific heads return the map of that class — wsolevaluation's protocol
+   * evaluates the map of the ground-truth class — and class-agnostic heads ignore it.
+   * Without it, the map of the predicted class.
+   */
+  predict(tokens: tf.Tensor3D, classes?: ArrayLike<number>): HeadPrediction;
   /** Parameters the head adds at inference (trained and fixed, excluding the encoder). */
   parameterCount(): number;
   /** Analytic FLOPs per image of the head (2 per multiply–accumulate). */
@@ -61,9 +67,14 @@ export function tedLocHead(model: TedLocModel): LocalizationHead {
   };
 }
 
-/** Index of the row maximum of each row of `[B, C]` as a one-hot `[B, C]`. */
-function argmaxOneHot(scores: tf.Tensor2D): tf.Tensor2D {
-  return tf.oneHot(tf.argMax(scores, 1), scores.shape[1]) as tf.Tensor2D;
+/** One-hot `[B, C]` of the given classes, else of each row's maximum of `scores`. */
+function classOneHot(scores: tf.Tensor2D, classes?: ArrayLike<number>): tf.Tensor2D {
+  const C = scores.shape[1];
+  if (classes === undefined) return tf.oneHot(tf.argMax(scores, 1), C) as tf.Tensor2D;
+  if (classes.length !== scores.shape[0]) {
+    throw new Error(`predict: ${classes.length} classes for ${scores.shape[0]} images`);
+  }
+  return tf.oneHot(tf.tensor1d(Int32Array.from(classes), "int32"), C) as tf.Tensor2D;
 }
 
 /**
@@ -124,10 +135,11 @@ export class CamHead implements LocalizationHead {
     return tf.sum(tf.mul(this.patchScores(tokens), tf.expandDims(onehot, 1)), -1) as tf.Tensor2D;
   }
 
-  predict(tokens: tf.Tensor3D): HeadPrediction {
+  predict(tokens: tf.Tensor3D, classes?: ArrayLike<number>): HeadPrediction {
     const patch = this.patchScores(tokens);
     const scores = tf.mean(patch, 1) as tf.Tensor2D;
-    const maps = tf.sum(tf.mul(patch, tf.expandDims(argmaxOneHot(scores), 1)), -1) as tf.Tensor2D;
+    const onehot = classOneHot(scores, classes);
+    const maps = tf.sum(tf.mul(patch, tf.expandDims(onehot, 1)), -1) as tf.Tensor2D;
     return { scores, maps };
   }
 
@@ -194,13 +206,14 @@ export class VanillaSimilarityHead implements LocalizationHead {
     this.anchorsT = tf.keep(tf.tensor2d(t, [d, C]));
   }
 
-  predict(tokens: tf.Tensor3D): HeadPrediction {
+  predict(tokens: tf.Tensor3D, classes?: ArrayLike<number>): HeadPrediction {
     const norm = (x: tf.Tensor) =>
       tf.mul(x, tf.rsqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-12)));
     const z = matMul(tokens, this.proj);
     const patch = matMul(norm(z), this.anchorsT) as tf.Tensor3D; // [B,N,C] cosines
     const scores = matMul(norm(tf.mean(z, 1)), this.anchorsT) as tf.Tensor2D;
-    const maps = tf.sum(tf.mul(patch, tf.expandDims(argmaxOneHot(scores), 1)), -1) as tf.Tensor2D;
+    const onehot = classOneHot(scores, classes);
+    const maps = tf.sum(tf.mul(patch, tf.expandDims(onehot, 1)), -1) as tf.Tensor2D;
     return { scores, maps };
   }
 

@@ -29,8 +29,17 @@ import {
   TfjsCnnClassifier,
   TfjsCnnEncoder,
 } from "../model/mobilenet.ts";
-import type { TrainConfigInput } from "./trainer.ts";
-import { type PipelineOptions, type PipelineResult, runTedLocPipeline } from "./pipeline.ts";
+import { resolveTrainConfig, type TrainConfigInput } from "./trainer.ts";
+import { configDiff, loadTedLocCheckpoint, readCheckpoint } from "./checkpoint.ts";
+import { readSafetensors, toFloat32 } from "../io/safetensors.ts";
+import { CamHead } from "../model/baselines.ts";
+import type { TedLocModel } from "../model/tedloc.ts";
+import {
+  PIPELINE_RECORD_VERSION,
+  type PipelineOptions,
+  type PipelineResult,
+  runTedLocPipeline,
+} from "./pipeline.ts";
 import { sharedDataPath } from "../util/paths.ts";
 
 /** Which data an experiment runs on. */
@@ -50,6 +59,8 @@ export type ExperimentVariant =
 export const LOSS_ABLATION: ExperimentVariant[] = ["loss-kd", "loss-kd-pcl", "loss-kd-pcl-icl"];
 /** Table 5 rows (anchor orthogonalization), plus our symmetric variant. */
 export const ORTHO_ABLATION: ExperimentVariant[] = ["ortho-none", "ortho-qr", "ortho-symmetric"];
+/** Every variant, in the order runs are shared: a variant whose setup equals an earlier one's reuses its run. */
+export const ALL_VARIANTS: ExperimentVariant[] = ["main", ...LOSS_ABLATION, ...ORTHO_ABLATION];
 
 /** Everything an experiment needs, loaded once. */
 export interface ExperimentContext {
@@ -64,6 +75,8 @@ export interface ExperimentContext {
   description: string;
   /** Folder holding this experiment's runs. */
   runRoot: string;
+  /** The options it was loaded with (forwarded to run subprocesses). */
+  loadOptions: LoadExperimentOptions & { profile: DatasetProfile; runsDir: string };
 }
 
 /** Options of {@link loadExperiment}. */
@@ -156,6 +169,7 @@ export async function loadExperiment(
         `${dataset.splits.train.imageIds.length} train / ${dataset.splits.test.imageIds.length} test), ` +
         `MobileNet v1 0.25 conv_pw_11 (14×14×128), synthetic attribute anchors (${anchors.dim}-d)`,
       runRoot: join(runsDir, dataset.name),
+      loadOptions: { ...opts, profile, runsDir },
     };
   }
   const cubRoot = opts.cubRoot ?? cubRootFromEnv();
@@ -183,6 +197,7 @@ export async function loadExperiment(
         encoder.grid.join("×")
       }×${encoder.dim}), CUB attribute anchors (${anchors.dim}-d)`,
     runRoot: join(runsDir, "cub50"),
+    loadOptions: { ...opts, profile, runsDir, cubRoot, mobilenetDir },
   };
 }
 
@@ -201,7 +216,7 @@ export function experimentOptions(
       sampler: { fgFraction: 0.2, fgCount: 8, bgCount: 8 },
     }
     : {
-      epochs: ctx.profile === "ci" ? 8 : ctx.profile === "quick" ? 20 : 30,
+      epochs: ctx.profile === "ci" ? 8 : ctx.profile === "quick" ? 10 : 30,
       sampler: { fgFraction: 0.2, fgCount: 8, bgCount: 8 },
     };
   const train: TrainConfigInput = { ...base, loss: { ...base.loss } };
@@ -239,32 +254,248 @@ export interface RunExperimentOptions {
   progress?: ProgressOptions | false;
   /** Feature extraction workers (default 2). */
   workers?: number;
-  /** Override parts of the variant's pipeline options. */
+  /** Override parts of the variant's pipeline options (the run then goes to its own folder only if you pass `override.outDir`). */
   override?: Partial<PipelineOptions>;
 }
 
+/** What a finished run leaves in `results.json`: the pipeline result without the live model. */
+export type ExperimentRecord = Omit<PipelineResult, "model" | "cam">;
+
+/** Canonical JSON of a variant's full setup (resolved defaults), to tell equal setups apart. */
+function setupKey(ctx: Pick<ExperimentContext, "kind" | "profile">, v: ExperimentVariant): string {
+  const o = experimentOptions(ctx, v);
+  return JSON.stringify({
+    cues: o.cues,
+    rounds: o.rounds,
+    valFraction: o.valFraction,
+    train: resolveTrainConfig(o.train),
+  });
+}
+
 /**
- * Run (or resume and re-evaluate) one variant of an experiment in `runs/<dataset>/<variant>`.
- * The caller disposes `result.model` and `result.cam`.
+ * The variant whose run folder `variant` shares: the first of {@link ALL_VARIANTS} with the
+ * same setup (e.g. on the embedded default `ortho-qr` and `loss-kd-pcl-icl` are `main`).
+ */
+export function canonicalVariant(
+  ctx: Pick<ExperimentContext, "kind" | "profile">,
+  variant: ExperimentVariant,
+): ExperimentVariant {
+  const key = setupKey(ctx, variant);
+  return ALL_VARIANTS.find((v) => setupKey(ctx, v) === key) ?? variant;
+}
+
+/** Run folder of a variant: `runs/<dataset>/<canonical variant>`. */
+export function experimentRunDir(ctx: ExperimentContext, variant: ExperimentVariant): string {
+  return join(ctx.runRoot, canonicalVariant(ctx, variant));
+}
+
+/**
+ * The record of a finished run of `variant`, or null when there is none or it was made with
+ * another setup (then it must be run again).
+ */
+export async function readExperimentRecord(
+  ctx: ExperimentContext,
+  variant: ExperimentVariant,
+): Promise<ExperimentRecord | null> {
+  const path = join(experimentRunDir(ctx, variant), "results.json");
+  let rec: ExperimentRecord;
+  try {
+    rec = JSON.parse(await Deno.readTextFile(path));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new InputError(`unreadable run record: ${(err as Error).message}`, { file: path });
+  }
+  const o = experimentOptions(ctx, variant);
+  const same = rec.config?.recordVersion === PIPELINE_RECORD_VERSION &&
+    rec.config.cues === o.cues &&
+    rec.roundMetrics?.length === (o.rounds ?? 1) &&
+    configDiff(rec.config.train, resolveTrainConfig(o.train)).length === 0;
+  return same ? rec : null;
+}
+
+/**
+ * Run (or resume and re-evaluate) one variant of an experiment in its run folder, in this
+ * process. The caller disposes `result.model` and `result.cam`.
  */
 export async function runExperiment(
   ctx: ExperimentContext,
   variant: ExperimentVariant = "main",
   opts: RunExperimentOptions = {},
 ): Promise<PipelineResult> {
+  if (!opts.override?.outDir) await clearStaleRun(ctx, variant);
   return await runTedLocPipeline({
     dataset: ctx.dataset,
     encoder: ctx.encoder,
     classifier: ctx.classifier,
     anchors: ctx.anchors,
     ...experimentOptions(ctx, variant),
-    outDir: join(ctx.runRoot, variant),
+    outDir: experimentRunDir(ctx, variant),
     resume: true,
     cacheDir: projectPath("data", "cache"),
     progress: opts.progress,
     workers: opts.workers,
     ...opts.override,
   });
+}
+
+/**
+ * Remove a variant's run folder when its checkpoint was trained with another setup (the
+ * experiment's definition changed since): resuming it would be refused.
+ */
+async function clearStaleRun(ctx: ExperimentContext, variant: ExperimentVariant): Promise<void> {
+  const dir = experimentRunDir(ctx, variant);
+  const ckpt = join(dir, "last.safetensors");
+  try {
+    await Deno.stat(ckpt);
+  } catch {
+    return; // nothing trained yet
+  }
+  const trained = (await readCheckpoint(ckpt)).info.trainConfig;
+  const want = JSON.parse(
+    JSON.stringify(resolveTrainConfig(experimentOptions(ctx, variant).train)),
+  );
+  const diff = configDiff(trained, want);
+  if (diff.length > 0) {
+    console.error(`${dir}: trained with another setup (${diff.join("; ")}); starting over`);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Options of {@link runExperiments}. */
+export interface RunExperimentsOptions {
+  /** Runs at once, each in its own process (tfjs wasm uses one core; default 2). */
+  parallel?: number;
+  /** Run again even when a finished record exists. */
+  force?: boolean;
+  /** Where child processes' progress lines go (default stderr), each prefixed `[variant]`. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Make sure every variant has a finished run, running the missing ones — equal setups once,
+ * up to `parallel` at a time as `tasks/experiment.ts` subprocesses (a single missing run
+ * goes in one child too, so the caller's memory stays flat) — and return their records.
+ *
+ * @example
+ * ```ts
+ * const ctx = await loadExperiment("default");
+ * const recs = await runExperiments(ctx, ["main", ...LOSS_ABLATION]);
+ * console.log(recs.get("loss-kd")!.rows[0].metrics.maxBoxAccV2);
+ * ```
+ */
+export async function runExperiments(
+  ctx: ExperimentContext,
+  variants: ExperimentVariant[],
+  opts: RunExperimentsOptions = {},
+): Promise<Map<ExperimentVariant, ExperimentRecord>> {
+  const parallel = opts.parallel ?? 2;
+  if (!Number.isInteger(parallel) || parallel < 1) {
+    throw new InputError(`parallel must be a positive integer, got ${parallel}`);
+  }
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const canon = [...new Set(variants.map((v) => canonicalVariant(ctx, v)))];
+  const todo: ExperimentVariant[] = [];
+  for (const v of canon) {
+    if (opts.force || (await readExperimentRecord(ctx, v)) === null) todo.push(v);
+  }
+  const queue = [...todo];
+  const failures: string[] = [];
+  const worker = async () => {
+    for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
+      const code = await runChild(ctx, v, !!opts.force, log);
+      if (code !== 0) failures.push(`${v} (exit ${code})`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, worker));
+  if (failures.length > 0) {
+    throw new Error(`experiment runs failed: ${failures.join(", ")}; their output is above`);
+  }
+  const out = new Map<ExperimentVariant, ExperimentRecord>();
+  for (const v of variants) {
+    const rec = await readExperimentRecord(ctx, v);
+    if (rec === null) throw new Error(`run ${v} finished without a matching results.json`);
+    out.set(v, rec);
+  }
+  return out;
+}
+
+/** Command-line flags that make `tasks/experiment.ts` load the same experiment as `ctx`. */
+export function experimentFlags(ctx: ExperimentContext): string[] {
+  const o = ctx.loadOptions;
+  const flags = ["--dataset", ctx.kind, "--profile", o.profile, "--runs-dir", o.runsDir];
+  if (o.cubRoot) flags.push("--cub-root", o.cubRoot);
+  if (o.mobilenetDir) flags.push("--mobilenet", o.mobilenetDir);
+  return flags;
+}
+
+async function runChild(
+  ctx: ExperimentContext,
+  variant: ExperimentVariant,
+  force: boolean,
+  log: (line: string) => void,
+): Promise<number> {
+  const args = [
+    "run",
+    "-A",
+    projectPath("tasks", "experiment.ts"),
+    ...experimentFlags(ctx),
+    "--variant",
+    variant,
+    "--in-process",
+    ...(force ? ["--force"] : []),
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: projectPath(),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    let buf = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      const lines = buf.split(/\r?\n|\r/);
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim() && !/XDG_RUNTIME_DIR/.test(l)) log(`[${variant}] ${l}`);
+    }
+    if (buf.trim()) log(`[${variant}] ${buf}`);
+  };
+  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  return status.code;
+}
+
+/**
+ * The trained TeD-Loc model and CAM baseline of a finished run (for maps and figures).
+ * The caller disposes both.
+ */
+export async function loadExperimentModels(
+  ctx: ExperimentContext,
+  variant: ExperimentVariant = "main",
+): Promise<{ model: TedLocModel; cam: CamHead }> {
+  const dir = experimentRunDir(ctx, variant);
+  const rounds = experimentOptions(ctx, variant).rounds ?? 1;
+  const ckpt = join(dir, ...(rounds > 1 ? [`round${rounds}`] : []), "last.safetensors");
+  const camPath = join(dir, "cam.safetensors");
+  for (const p of [ckpt, camPath]) {
+    try {
+      await Deno.stat(p);
+    } catch {
+      throw new InputError(`no finished run: run runExperiments(ctx, ["${variant}"]) first`, {
+        file: p,
+      });
+    }
+  }
+  const { model } = await loadTedLocCheckpoint(ckpt);
+  const f = await readSafetensors(camPath);
+  const cam = new CamHead(ctx.encoder.dim, ctx.anchors.count);
+  cam.setWeights(
+    Object.fromEntries(
+      Object.entries(f.tensors).map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }]),
+    ),
+  );
+  return { model, cam };
 }
 
 /** Free the experiment's encoder and classifier. */

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { writeNpy } from "../io/npy.ts";
+import { InputError } from "../io/errors.ts";
 import { writeDirAtomic } from "../io/atomic.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { Box, WsolMetadata } from "../data/metadata.ts";
@@ -62,6 +63,11 @@ export interface LocalizeOptions {
   classNames?: string[];
   /** Images per forward pass (default 32). */
   batchSize?: number;
+  /**
+   * Class whose map a class-specific head (CAM, vanilla) returns, one per image; default the
+   * predicted class. Evaluation passes the ground truth, as wsolevaluation does.
+   */
+  classes?: ArrayLike<number>;
 }
 
 function softmax(s: Float32Array): Float32Array {
@@ -126,6 +132,9 @@ export function localizeTokens(
     const [sc, mp] = tf.tidy(() => {
       const p = head.predict(
         tf.tensor3d(tokens.subarray(s * N * dim, (s + B) * N * dim), [B, N, dim]),
+        opts.classes === undefined
+          ? undefined
+          : Array.from({ length: B }, (_, i) => opts.classes![s + i]),
       );
       return [p.scores, p.maps];
     });
@@ -190,6 +199,11 @@ export interface EvaluateOptions {
   camCurveInterval?: number;
   batchSize?: number;
   progress?: ProgressOptions | false;
+  /**
+   * Which class's map class-specific heads are scored on: `gt` (default; wsolevaluation's
+   * protocol, so MaxBoxAcc is GT-known) or `predicted`.
+   */
+  mapClass?: "gt" | "predicted";
 }
 
 /** Metrics plus timing of one evaluation. */
@@ -230,8 +244,17 @@ export async function evaluateHead(
     for (let s = 0; s < ids.length; s += bs) {
       const part = rows.slice(s, s + bs);
       const tokens = gatherTokens(features, view, part);
+      const classes = opts.mapClass === "predicted" ? undefined : ids.slice(s, s + bs).map((id) => {
+        const y = metadata.classLabels.get(id);
+        if (y === undefined) throw new InputError(`no class label for image '${id}'`);
+        return y;
+      });
       const t0 = performance.now();
-      const res = localizeTokens(head, tokens, part.length, features, { batchSize: bs, topk: 1 });
+      const res = localizeTokens(head, tokens, part.length, features, {
+        batchSize: bs,
+        topk: 1,
+        classes,
+      });
       headMs += performance.now() - t0;
       for (let i = 0; i < part.length; i++) {
         const id = ids[s + i];

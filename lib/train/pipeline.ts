@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import { Rng } from "../util/rng.ts";
 import type { ProgressOptions } from "../util/progress.ts";
 import type { WsolDataset } from "../data/dataset.ts";
@@ -21,7 +22,7 @@ import type { Anchors } from "../text/anchors.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { TfjsCnnClassifier } from "../model/mobilenet.ts";
 import { buildAnchorSpace } from "../model/anchor_space.ts";
-import { type CamHead, tedLocHead, VanillaSimilarityHead } from "../model/baselines.ts";
+import { CamHead, tedLocHead, VanillaSimilarityHead } from "../model/baselines.ts";
 import type { TedLocModel } from "../model/tedloc.ts";
 import type { CueSet } from "../cues/cues.ts";
 import {
@@ -43,6 +44,13 @@ import {
   type EvaluationResult,
 } from "./localize.ts";
 import { type BoxMetrics, centerGaussianMap } from "../metrics/mod.ts";
+
+/**
+ * Version of what a pipeline result means; bumped when evaluation changes (2: CAM and vanilla
+ * scored on the ground-truth class's map, as wsolevaluation does), so stale run records are
+ * recomputed rather than shown beside new ones.
+ */
+export const PIPELINE_RECORD_VERSION = 2;
 
 /** Options of {@link runTedLocPipeline}. */
 export interface PipelineOptions {
@@ -105,6 +113,8 @@ export interface PipelineResult {
   /** Cue quality on held-out train images (box metrics of the cue maps themselves); null with a val split. */
   cueValidation: BoxMetrics | null;
   config: {
+    /** {@link PIPELINE_RECORD_VERSION} of the code that produced it. */
+    recordVersion: number;
     cues: string;
     cuesSource: string;
     train: TrainResult["config"];
@@ -114,6 +124,44 @@ export interface PipelineResult {
   timings: Record<string, number>;
   model: TedLocModel;
   cam: CamHead;
+}
+
+/**
+ * Train the CAM baseline, or load it from `path` when that file was written by the same
+ * training recipe on the same tokens (key: config, token set, fit ids); saves it there.
+ */
+async function cachedCamHead(
+  features: FeatureSet,
+  labels: Int32Array,
+  input: CamTrainInput,
+  path?: string,
+): Promise<CamHead> {
+  const { progress: _p, ids, ...config } = input;
+  const key = JSON.stringify({
+    config,
+    tokens: [features.encoderId, features.grid, features.dim, features.ids.length],
+    fit: await digest((ids ?? features.ids).join("\n")),
+  });
+  if (path && (await Deno.stat(path).then(() => true, () => false))) {
+    const f = await readSafetensors(path);
+    if (f.metadata.key === key) {
+      const cam = new CamHead(features.dim, input.numClasses ?? 0);
+      cam.setWeights(
+        Object.fromEntries(
+          Object.entries(f.tensors).map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }]),
+        ),
+      );
+      return cam;
+    }
+  }
+  const { cam } = await trainCamHead(features, labels, input);
+  if (path) await writeSafetensors(path, cam.getWeights(), { key });
+  return cam;
+}
+
+async function digest(text: string): Promise<string> {
+  const h = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function labelsFor(ids: string[], ...metas: WsolMetadata[]): Int32Array {
@@ -243,15 +291,15 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   }
   const ev = { progress: opts.progress, camCurveInterval: opts.camCurveInterval };
 
-  const { cam } = await clock("train cam", () =>
-    trainCamHead(train, labels, {
+  const cam = await clock("train cam", () =>
+    cachedCamHead(train, labels, {
       epochs: 60,
       optimizer: { lr: 3e-2, weightDecay: 1e-4 },
       ...opts.cam,
       numClasses: opts.anchors.count,
       ids: fitIds,
       progress: opts.progress,
-    }));
+    }, opts.outDir && opts.resume ? join(opts.outDir, "cam.safetensors") : undefined));
   const cues = await clock(
     "cues",
     () =>
@@ -376,6 +424,7 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
     roundMetrics,
     cueValidation,
     config: {
+      recordVersion: PIPELINE_RECORD_VERSION,
       cues: recipe,
       cuesSource: cues.source,
       train: result.config,

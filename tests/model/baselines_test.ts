@@ -18,14 +18,22 @@ Deno.test("CAM head: scores = GAP·W + b, map = per-patch score of the predicted
   ) => [a * W[0] + b * W[3], a * W[1] + b * W[4] + 0.5, a * W[2] + b * W[5]]);
   const mean = [0, 1, 2].map((k) => (patch[0][k] + patch[1][k] + patch[2][k]) / 3);
   const pred = mean.indexOf(Math.max(...mean));
-  const [scores, maps, trueMaps] = tf.tidy(() => {
+  const other = pred === 0 ? 1 : 0;
+  const [scores, maps, trueMaps, givenMaps] = tf.tidy(() => {
     const t = tf.tensor3d(x.flat(), [1, 3, 2]);
     const p = cam.predict(t);
-    return [p.scores.dataSync(), p.maps.dataSync(), cam.classMaps(t, [0]).dataSync()];
+    return [
+      p.scores.dataSync(),
+      p.maps.dataSync(),
+      cam.classMaps(t, [0]).dataSync(),
+      cam.predict(t, [other]).maps.dataSync(),
+    ];
   });
   assertArrayClose(scores, mean, 1e-6);
   assertArrayClose(maps, patch.map((r) => r[pred]), 1e-6);
   assertArrayClose(trueMaps, patch.map((r) => r[0]), 1e-6);
+  // the wsolevaluation protocol: the map of the given (ground-truth) class, not the predicted
+  assertArrayClose(givenMaps, patch.map((r) => r[other]), 1e-6);
   assertEquals(cam.parameterCount(), 2 * 3 + 3);
   // GAP 3·2=6, classifier 2·2·3=12, one CAM 2·3·2=12
   assertEquals(cam.flops(3), 30);

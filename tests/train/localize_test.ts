@@ -69,6 +69,46 @@ Deno.test("evaluateHead: an oracle head scores 100 %, score maps written as <dir
   }
 });
 
+Deno.test("evaluateHead: class-specific heads are scored on the ground-truth class's map (wsolevaluation), or the predicted one when asked", async () => {
+  await initBackend("cpu");
+  const { features, syn } = oracle();
+  // a head that always predicts class 0 and whose class-k map is the object mask only for the
+  // image's true class (elsewhere a corner blob)
+  const C = 3, N = 49;
+  const head: LocalizationHead = {
+    name: "classmaps",
+    numClasses: C,
+    predict: (x, classes) => {
+      const B = x.shape[0];
+      const fg = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, -1, 1]), [2]);
+      const truth = tf.argMax(tf.mean(tf.slice(x, [0, 0, 1], [-1, -1, C]), 1), 1);
+      const asked = classes === undefined
+        ? tf.zeros([B], "int32")
+        : tf.tensor1d(Int32Array.from(classes), "int32");
+      const corner = tf.tile(tf.oneHot([0], N), [B, 1]);
+      const right = tf.expandDims(tf.equal(asked, truth), 1);
+      return {
+        maps: tf.where(tf.tile(right, [1, N]), fg, corner) as tf.Tensor2D,
+        scores: tf.oneHot(tf.zeros([B], "int32"), C).asType("float32") as tf.Tensor2D,
+      };
+    },
+    parameterCount: () => 0,
+    flops: () => 0,
+    dispose: () => {},
+  };
+  const gt = await evaluateHead(head, features, syn.metadata, { progress: false });
+  const pred = await evaluateHead(head, features, syn.metadata, {
+    progress: false,
+    mapClass: "predicted",
+  });
+  assertAlmostEquals(gt.metrics.maxBoxAcc, 100, 1e-9);
+  // predicted class 0 is right for 3 of 9 images: only their maps are right
+  assertAlmostEquals(pred.metrics.maxBoxAcc, 100 / 3, 1e-6);
+  // classification (and so Top-1 Loc's class test) does not depend on which map is scored
+  assertAlmostEquals(gt.metrics.top1Cls!, 100 / 3, 1e-6);
+  assertAlmostEquals(pred.metrics.top1Cls!, 100 / 3, 1e-6);
+});
+
 Deno.test("localizeTokens: top-k classes with probabilities, largest box near the GT box", async () => {
   await initBackend("cpu");
   const { features, head, syn } = oracle();

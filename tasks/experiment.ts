@@ -1,0 +1,142 @@
+/**
+ * `deno task experiment`: the paper's experiments as named, cached runs — the main results
+ * (TeD-Loc, CAM, vanilla similarity, centre prior) and the loss and orthogonalization
+ * ablations — on the embedded default or CUB-50, 2 runs at a time. The notebooks read the
+ * same runs (runs/<dataset>/<variant>/results.json).
+ *
+ * @module
+ */
+import { initBackend } from "../lib/backend/mod.ts";
+import { numberFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import type { DatasetProfile } from "../lib/data/synthetic.ts";
+import { tableMarkdown } from "../lib/viz/table.ts";
+import {
+  ALL_VARIANTS,
+  canonicalVariant,
+  disposeExperiment,
+  type ExperimentDataset,
+  type ExperimentRecord,
+  type ExperimentVariant,
+  loadExperiment,
+  LOSS_ABLATION,
+  ORTHO_ABLATION,
+  runExperiment,
+  runExperiments,
+} from "../lib/train/experiment.ts";
+
+const GROUPS: Record<string, ExperimentVariant[]> = {
+  main: ["main"],
+  loss: LOSS_ABLATION,
+  ortho: ORTHO_ABLATION,
+  all: ALL_VARIANTS,
+};
+
+const SPEC = {
+  usage: "deno task experiment [--dataset default|cub50] [--variant V|main|loss|ortho|all …]",
+  description:
+    "Run the named experiment variants (missing ones only; equal setups once; --parallel at " +
+    "a time in child processes) and print their test tables. Variants: " +
+    `${ALL_VARIANTS.join(", ")}; groups: main, loss, ortho, all (default all).`,
+  options: {
+    dataset: {
+      type: "string" as const,
+      help: "default (embedded) or cub50 (needs TEDLOC_CUB_ROOT or TEDLOC_SHARED_DATA)",
+      default: "default",
+    },
+    profile: { type: "string" as const, help: "embedded-default size: ci, quick, full" },
+    variant: {
+      type: "string" as const,
+      multiple: true,
+      help: "variant or group (repeatable; default all)",
+    },
+    parallel: { type: "string" as const, help: "runs at once", default: "2" },
+    force: { type: "boolean" as const, help: "run again even when finished" },
+    json: { type: "string" as const, help: "also write the records to this JSON file" },
+    "runs-dir": { type: "string" as const, help: "parent of the run folders (default runs/)" },
+    "cub-root": { type: "string" as const, help: "CUB_200_2011 folder" },
+    mobilenet: { type: "string" as const, help: "MobileNet tfjs folder for CUB-50" },
+    "in-process": {
+      type: "boolean" as const,
+      help: "run exactly one variant in this process (what runExperiments' children do)",
+    },
+  },
+};
+
+function fmt(x: number | undefined, digits = 1): string {
+  return x === undefined || x === null || Number.isNaN(x) ? "–" : x.toFixed(digits);
+}
+
+/** The test table of one record, a row per method. */
+function recordRows(variant: string, rec: ExperimentRecord) {
+  return rec.rows.map((r) => ({
+    variant,
+    method: r.method,
+    MaxBoxAcc: fmt(r.metrics.maxBoxAcc),
+    MaxBoxAccV2: fmt(r.metrics.maxBoxAccV2),
+    "Top-1 Loc": fmt(r.metrics.top1Loc),
+    "Top-5 Loc": fmt(r.metrics.top5Loc),
+    "GT-known": fmt(r.metrics.gtKnownLoc),
+    "Top-1 cls": fmt(r.metrics.top1Cls),
+    "Top-5 cls": fmt(r.metrics.top5Cls),
+    "params (M)": fmt(r.params.total / 1e6, 3),
+    "ms/img": fmt(r.msPerImage),
+  }));
+}
+
+async function main(args: string[]): Promise<void> {
+  const cli = parseCli(args, SPEC);
+  if (cli === null) return;
+  const kind = cli.values.dataset as string;
+  if (kind !== "default" && kind !== "cub50") {
+    throw new UsageError(`--dataset must be default or cub50, got '${kind}'`);
+  }
+  const requested = (cli.values.variant as string[] | undefined) ?? ["all"];
+  const variants: ExperimentVariant[] = [];
+  for (const v of requested.flatMap((x) => x.split(","))) {
+    const group = GROUPS[v] ?? (ALL_VARIANTS.includes(v as ExperimentVariant) ? [v] : null);
+    if (!group) {
+      throw new UsageError(
+        `unknown variant '${v}': use ${ALL_VARIANTS.join(", ")} or main, loss, ortho, all`,
+      );
+    }
+    for (const g of group as ExperimentVariant[]) if (!variants.includes(g)) variants.push(g);
+  }
+  await initBackend();
+  const t0 = performance.now();
+  const ctx = await loadExperiment(kind as ExperimentDataset, {
+    profile: cli.values.profile as DatasetProfile | undefined,
+    runsDir: cli.values["runs-dir"] as string | undefined,
+    cubRoot: cli.values["cub-root"] as string | undefined,
+    mobilenetDir: cli.values.mobilenet as string | undefined,
+  });
+  try {
+    if (cli.values["in-process"]) {
+      if (variants.length !== 1) throw new UsageError("--in-process runs exactly one --variant");
+      const r = await runExperiment(ctx, variants[0]);
+      r.model.dispose();
+      r.cam.dispose();
+      return;
+    }
+    console.error(`${ctx.description}`);
+    const recs = await runExperiments(ctx, variants, {
+      parallel: numberFlag(cli, "parallel"),
+      force: !!cli.values.force,
+    });
+    const rows = variants.flatMap((v) => {
+      const c = canonicalVariant(ctx, v);
+      return recordRows(c === v ? v : `${v} (= ${c})`, recs.get(v)!);
+    });
+    console.log(tableMarkdown(rows));
+    console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
+    if (cli.values.json) {
+      await Deno.writeTextFile(
+        cli.values.json as string,
+        JSON.stringify(Object.fromEntries(recs), null, 2) + "\n",
+      );
+    }
+  } finally {
+    disposeExperiment(ctx);
+  }
+}
+
+if (import.meta.main) await runCli(() => main(Deno.args));

@@ -1,0 +1,84 @@
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import {
+  ALL_VARIANTS,
+  canonicalVariant,
+  type ExperimentContext,
+  experimentFlags,
+  experimentOptions,
+  experimentRunDir,
+  loadExperimentModels,
+  readExperimentRecord,
+} from "../../lib/train/experiment.ts";
+import { PIPELINE_RECORD_VERSION } from "../../lib/train/pipeline.ts";
+import { resolveTrainConfig } from "../../lib/train/trainer.ts";
+import { InputError } from "../../lib/io/errors.ts";
+
+Deno.test("experiments: equal setups share one run, different ones do not", () => {
+  const def = { kind: "default" as const, profile: "quick" as const };
+  // on the embedded default the full-loss and QR rows are the main run itself
+  assertEquals(canonicalVariant(def, "loss-kd-pcl-icl"), "main");
+  assertEquals(canonicalVariant(def, "ortho-qr"), "main");
+  for (const v of ["loss-kd", "loss-kd-pcl", "ortho-none", "ortho-symmetric"] as const) {
+    assertEquals(canonicalVariant(def, v), v);
+  }
+  // CUB-50's main run self-trains for 2 rounds, so the 1-round ablation rows are their own run
+  const cub = { kind: "cub50" as const, profile: "quick" as const };
+  assertEquals(canonicalVariant(cub, "loss-kd-pcl-icl"), "loss-kd-pcl-icl");
+  assertEquals(canonicalVariant(cub, "ortho-qr"), "loss-kd-pcl-icl");
+  assertEquals(experimentOptions(cub, "main").rounds, 2);
+  assertEquals(experimentOptions(cub, "loss-kd").train?.loss, { pcl: 0, icl: 0 });
+  assertEquals(new Set(ALL_VARIANTS).size, 7);
+});
+
+Deno.test("experiments: run records are read only when made by this setup and evaluation version", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ctx = {
+      kind: "default",
+      profile: "ci",
+      runRoot: dir,
+      loadOptions: { profile: "ci", runsDir: dir },
+    } as unknown as ExperimentContext;
+    assertEquals(await readExperimentRecord(ctx, "main"), null, "no run yet");
+    const o = experimentOptions(ctx, "ortho-none");
+    const record = (version: number, epochs?: number) => ({
+      rows: [],
+      validation: {},
+      roundMetrics: [{}],
+      cueValidation: null,
+      config: {
+        recordVersion: version,
+        cues: o.cues,
+        cuesSource: "x",
+        train: resolveTrainConfig({ ...o.train, ...(epochs ? { epochs } : {}) }),
+        valIds: 1,
+        fitIds: 1,
+      },
+      timings: {},
+    });
+    const path = join(experimentRunDir(ctx, "ortho-none"), "results.json");
+    await Deno.mkdir(join(dir, "ortho-none"), { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION)));
+    assert((await readExperimentRecord(ctx, "ortho-none")) !== null);
+    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION - 1)));
+    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "older evaluation");
+    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION, 99)));
+    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "other epochs");
+    await Deno.writeTextFile(path, "{not json");
+    const bad = await assertRejects(() => readExperimentRecord(ctx, "ortho-none"), "results.json");
+    assert(bad instanceof InputError);
+    const none = await assertRejects(() => loadExperimentModels(ctx, "loss-kd"), "no finished run");
+    assert(none instanceof InputError);
+    assertEquals(experimentFlags(ctx), [
+      "--dataset",
+      "default",
+      "--profile",
+      "ci",
+      "--runs-dir",
+      dir,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
