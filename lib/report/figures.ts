@@ -6,7 +6,7 @@
  * @module
  */
 import type { BoxMetrics } from "../metrics/box.ts";
-import { paperLayout, type PlotlyFigure } from "../viz/figure.ts";
+import { PAPER_COLORWAY, paperLayout, type PlotlyFigure } from "../viz/figure.ts";
 import { base64 } from "../viz/encode.ts";
 
 /** One curve of {@link boxAccuracyCurveFigure}. */
