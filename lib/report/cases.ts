@@ -59,7 +59,12 @@ export function localizationCases(
   features: FeatureSet,
   metadata: WsolMetadata,
   tau: number,
-  opts: { ids?: string[]; batchSize?: number } = {},
+  opts: {
+    ids?: string[];
+    batchSize?: number;
+    /** Class whose map class-specific heads (CAM, vanilla) show: `gt` (default, wsolevaluation) or `predicted`. */
+    mapClass?: "gt" | "predicted";
+  } = {},
 ): LocalizationCase[] {
   const ids = opts.ids ?? metadata.imageIds;
   const rows = featureRows(features, ids);
@@ -68,7 +73,11 @@ export function localizationCases(
   const out: LocalizationCase[] = [];
   for (let s = 0; s < ids.length; s += bs) {
     const part = rows.slice(s, s + bs);
+    const classes = opts.mapClass === "predicted"
+      ? undefined
+      : ids.slice(s, s + bs).map((id) => metadata.classLabels.get(id) ?? 0);
     const res = localizeTokens(head, gatherTokens(features, view, part), part.length, features, {
+      classes,
       boxThreshold: tau,
       topk: 1,
       batchSize: bs,

@@ -198,3 +198,22 @@ export function rasterFigure(png: Uint8Array, width: number, height: number): Pl
     },
   };
 }
+
+/**
+ * A PNG as a notebook MIME bundle (inline image; HTML shown at most `maxWidth` pixels wide,
+ * with a caption), for `displayBundle`.
+ */
+export function pngBundle(
+  png: Uint8Array,
+  caption: string,
+  opts: { width?: number; maxWidth?: number } = {},
+): Record<string, string> {
+  const b64 = base64(png);
+  const w = Math.min(opts.width ?? 720, opts.maxWidth ?? 720);
+  return {
+    "text/html": `<figure><img src="data:image/png;base64,${b64}" width="${w}"/>` +
+      `<figcaption>${caption.replace(/[<>&]/g, " ")}</figcaption></figure>`,
+    "image/png": b64,
+    "text/plain": `<${caption}>`,
+  };
+}
