@@ -6,7 +6,7 @@
  * @module
  */
 import type { BoxMetrics } from "../metrics/box.ts";
-import type { TableColumnSpec, TableRow } from "../viz/table.ts";
+import type { TableColumn, TableColumnSpec, TableRow } from "../viz/table.ts";
 import { PAPER_TABLE1 } from "./paper.ts";
 
 /** The parts of a results row (`PipelineRow`, or a results.json row) the tables use. */
@@ -92,30 +92,48 @@ export function paperTable1Rows(
   }));
 }
 
+/**
+ * A numeric column always shown with `digits` decimals (also for whole numbers, so a column
+ * of percentages lines up: `50.0`, not `50`); missing values show "–".
+ *
+ * @example
+ * ```ts
+ * await displayTable(rows, ["method", numberColumn("maxBoxAcc", "MaxBoxAcc", 1)]);
+ * ```
+ */
+export function numberColumn(key: string, label: string, digits: number): TableColumn {
+  return {
+    key,
+    label,
+    digits,
+    format: (v) => typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–",
+  };
+}
+
 /** Columns of the Table 1 layout. */
 export const TABLE1_COLUMNS: TableColumnSpec[] = [
   { key: "source", label: "source" },
   { key: "method", label: "method" },
-  { key: "maxBoxAcc", label: "MaxBoxAcc", digits: 1 },
-  { key: "maxBoxAccV2", label: "MaxBoxAccV2", digits: 1 },
-  { key: "top1Loc", label: "Top-1 Loc", digits: 1 },
-  { key: "top5Loc", label: "Top-5 Loc", digits: 1 },
-  { key: "gtKnownLoc", label: "GT-known Loc", digits: 1 },
-  { key: "top1Cls", label: "Top-1 cls", digits: 1 },
-  { key: "top5Cls", label: "Top-5 cls", digits: 1 },
-  { key: "paramsM", label: "params (M)", digits: 3 },
-  { key: "msPerImage", label: "ms/img", digits: 2 },
+  numberColumn("maxBoxAcc", "MaxBoxAcc", 1),
+  numberColumn("maxBoxAccV2", "MaxBoxAccV2", 1),
+  numberColumn("top1Loc", "Top-1 Loc", 1),
+  numberColumn("top5Loc", "Top-5 Loc", 1),
+  numberColumn("gtKnownLoc", "GT-known Loc", 1),
+  numberColumn("top1Cls", "Top-1 cls", 1),
+  numberColumn("top5Cls", "Top-5 cls", 1),
+  numberColumn("paramsM", "params (M)", 3),
+  numberColumn("msPerImage", "ms/img", 2),
 ];
 
 /** Columns of an ablation table (one row per variant). */
 export const ABLATION_COLUMNS: TableColumnSpec[] = [
   { key: "source", label: "source" },
   { key: "variant", label: "variant" },
-  { key: "maxBoxAcc", label: "MaxBoxAcc", digits: 1 },
-  { key: "maxBoxAccV2", label: "MaxBoxAccV2", digits: 1 },
-  { key: "top1Loc", label: "Top-1 Loc", digits: 1 },
-  { key: "top5Loc", label: "Top-5 Loc", digits: 1 },
-  { key: "top1Cls", label: "Top-1 cls", digits: 1 },
+  numberColumn("maxBoxAcc", "MaxBoxAcc", 1),
+  numberColumn("maxBoxAccV2", "MaxBoxAccV2", 1),
+  numberColumn("top1Loc", "Top-1 Loc", 1),
+  numberColumn("top5Loc", "Top-5 Loc", 1),
+  numberColumn("top1Cls", "Top-1 cls", 1),
 ];
 
 /** One ablation-table row from a variant's TeD-Loc metrics. */
