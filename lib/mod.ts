@@ -17,3 +17,4 @@ export * from "./metrics/mod.ts";
 export * from "./train/mod.ts";
 export * from "./notebook/mod.ts";
 export * from "./viz/mod.ts";
+export * from "./report/mod.ts";

@@ -13,3 +13,4 @@ export * from "./anchor_space.ts";
 export * from "./tedloc.ts";
 export * from "./losses.ts";
 export * from "./baselines.ts";
+export * from "./flops.ts";
