@@ -10,4 +10,3 @@ export * from "./tables.ts";
 export * from "./figures.ts";
 export * from "./cases.ts";
 export * from "./latency.ts";
-export * from "./runs.ts";

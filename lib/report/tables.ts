@@ -20,7 +20,9 @@ export interface MeasuredRow {
 /** Readable method names for our rows. */
 export const METHOD_LABELS: Readonly<Record<string, string>> = {
   tedloc: "TeD-Loc (ours)",
+  "tedloc+flip": "TeD-Loc + test-time flip (ours, extension)",
   cam: "CAM",
+  "cam+flip": "CAM + test-time flip",
   vanilla: "vanilla <z_p, t_y>",
   "center-prior": "centre-Gaussian prior",
 };
