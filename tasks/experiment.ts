@@ -10,12 +10,12 @@ import { initBackend } from "../lib/backend/mod.ts";
 import { numberFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
 import type { DatasetProfile } from "../lib/data/synthetic.ts";
 import { tableMarkdown } from "../lib/viz/table.ts";
+import { measuredTable1Rows, TABLE1_COLUMNS } from "../lib/report/tables.ts";
 import {
   ALL_VARIANTS,
   canonicalVariant,
   disposeExperiment,
   type ExperimentDataset,
-  type ExperimentRecord,
   type ExperimentVariant,
   loadExperiment,
   LOSS_ABLATION,
@@ -62,27 +62,6 @@ const SPEC = {
   },
 };
 
-function fmt(x: number | undefined, digits = 1): string {
-  return x === undefined || x === null || Number.isNaN(x) ? "–" : x.toFixed(digits);
-}
-
-/** The test table of one record, a row per method. */
-function recordRows(variant: string, rec: ExperimentRecord) {
-  return rec.rows.map((r) => ({
-    variant,
-    method: r.method,
-    MaxBoxAcc: fmt(r.metrics.maxBoxAcc),
-    MaxBoxAccV2: fmt(r.metrics.maxBoxAccV2),
-    "Top-1 Loc": fmt(r.metrics.top1Loc),
-    "Top-5 Loc": fmt(r.metrics.top5Loc),
-    "GT-known": fmt(r.metrics.gtKnownLoc),
-    "Top-1 cls": fmt(r.metrics.top1Cls),
-    "Top-5 cls": fmt(r.metrics.top5Cls),
-    "params (M)": fmt(r.params.total / 1e6, 3),
-    "ms/img": fmt(r.msPerImage),
-  }));
-}
-
 async function main(args: string[]): Promise<void> {
   const cli = parseCli(args, SPEC);
   if (cli === null) return;
@@ -122,11 +101,13 @@ async function main(args: string[]): Promise<void> {
       parallel: numberFlag(cli, "parallel"),
       force: !!cli.values.force,
     });
+    const backbone = ctx.encoder.id.split("@")[0];
     const rows = variants.flatMap((v) => {
       const c = canonicalVariant(ctx, v);
-      return recordRows(c === v ? v : `${v} (= ${c})`, recs.get(v)!);
+      return measuredTable1Rows(recs.get(v)!.rows, ctx.dataset.name, backbone)
+        .map((r) => ({ variant: c === v ? v : `${v} (= ${c})`, ...r }));
     });
-    console.log(tableMarkdown(rows));
+    console.log(tableMarkdown(rows, [{ key: "variant", label: "variant" }, ...TABLE1_COLUMNS]));
     console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
     if (cli.values.json) {
       await Deno.writeTextFile(
