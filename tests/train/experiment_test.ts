@@ -7,6 +7,7 @@ import {
   experimentFlags,
   experimentOptions,
   experimentRunDir,
+  experimentSetupKey,
   loadExperimentModels,
   readExperimentRecord,
 } from "../../lib/train/experiment.ts";
@@ -29,6 +30,9 @@ Deno.test("experiments: equal setups share one run, different ones do not", () =
   assertEquals(experimentOptions(cub, "main").rounds, 2);
   assertEquals(experimentOptions(cub, "loss-kd").train?.loss, { pcl: 0, icl: 0 });
   assertEquals(new Set(ALL_VARIANTS).size, 7);
+  // CUB-50's reported models train on all of train; the setup key tells the two apart
+  assertEquals(experimentOptions(cub, "main").valFraction, 0);
+  assert(experimentSetupKey(cub, "ortho-none") !== experimentSetupKey(def, "ortho-none"));
 });
 
 Deno.test("experiments: run records are read only when made by this setup and evaluation version", async () => {
@@ -58,8 +62,13 @@ Deno.test("experiments: run records are read only when made by this setup and ev
       timings: {},
     });
     const path = join(experimentRunDir(ctx, "ortho-none"), "results.json");
+    const setupPath = join(dir, "ortho-none", "setup.json");
     await Deno.mkdir(join(dir, "ortho-none"), { recursive: true });
     await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION)));
+    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "no setup recorded");
+    await Deno.writeTextFile(setupPath, experimentSetupKey(ctx, "main"));
+    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "another setup");
+    await Deno.writeTextFile(setupPath, experimentSetupKey(ctx, "ortho-none"));
     assert((await readExperimentRecord(ctx, "ortho-none")) !== null);
     await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION - 1)));
     assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "older evaluation");
@@ -68,6 +77,7 @@ Deno.test("experiments: run records are read only when made by this setup and ev
     // ortho-qr is the main run here: its record is main's (with the +flip rows main adds)
     const m = experimentOptions(ctx, "main");
     await Deno.mkdir(join(dir, "main"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "main", "setup.json"), experimentSetupKey(ctx, "main"));
     await Deno.writeTextFile(
       join(dir, "main", "results.json"),
       JSON.stringify({
