@@ -1,6 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertAlmostEquals } from "../assert.ts";
-import { currentBackend, dense, gpuAdapter, initBackend, matMul } from "../../lib/backend/mod.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
+import {
+  currentBackend,
+  dense,
+  gpuAdapter,
+  gpuDeviceNodesPresent,
+  initBackend,
+  matMul,
+} from "../../lib/backend/mod.ts";
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -102,6 +109,29 @@ Deno.test("backend: webgpu initialises, or is skipped with its reason", async (t
       await initBackend("cpu");
     },
   });
+});
+
+Deno.test("backend: no GPU device node → no WebGPU probe (no lavapipe in the process), unless forced", () => {
+  const nodes = ["/dev/nvidia0", "/dev/kfd"].some((p) => {
+    try {
+      return Deno.statSync(p) && true;
+    } catch {
+      return false;
+    }
+  });
+  let dri = false;
+  try {
+    dri = [...Deno.readDirSync("/dev/dri")].some((e) => e.name.startsWith("renderD"));
+  } catch {
+    // none
+  }
+  if (Deno.build.os === "linux") assertEquals(gpuDeviceNodesPresent(), nodes || dri);
+  Deno.env.set("TEDLOC_PROBE_GPU", "1");
+  try {
+    assert(gpuDeviceNodesPresent(), "forced probe");
+  } finally {
+    Deno.env.delete("TEDLOC_PROBE_GPU");
+  }
 });
 
 Deno.test("backend: an unknown name is refused with the valid choices", async () => {
