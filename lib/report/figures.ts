@@ -63,7 +63,14 @@ export function boxAccuracyCurveFigure(
         title: { text: `box accuracy at IoU ≥ ${iou / 100} (%)` },
         range: [0, 100],
       },
-      legend: { x: 0.99, xanchor: "right", y: 0.99, tracegroupgap: 0 },
+      legend: {
+        orientation: "h",
+        x: 0.5,
+        xanchor: "center",
+        y: -0.22,
+        yanchor: "top",
+        tracegroupgap: 0,
+      },
     }),
   };
 }
