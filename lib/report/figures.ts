@@ -61,13 +61,15 @@ export function boxAccuracyCurveFigure(
       xaxis: { title: { text: "CAM threshold τ" }, range: [0, 1] },
       yaxis: {
         title: { text: `box accuracy at IoU ≥ ${iou / 100} (%)` },
-        range: [0, 100],
+        // headroom above 100 % for the legend, so it never covers a curve
+        range: [0, 122],
+        tickvals: [0, 20, 40, 60, 80, 100],
       },
       legend: {
         orientation: "h",
-        x: 0.5,
-        xanchor: "center",
-        y: -0.22,
+        x: 0.01,
+        xanchor: "left",
+        y: 0.99,
         yanchor: "top",
         tracegroupgap: 0,
       },
