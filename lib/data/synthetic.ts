@@ -230,6 +230,8 @@ export function birdAttributeVector(
  * Anchors from attributes (a stand-in for CLIP text embeddings): `normalize(β·g + x·R/√(3D)
  * + σ·ε)` with `x` the one-hot attributes, `R` a seeded N(0,1) projection to `dim`, `g` a
  * shared unit-ish vector (β = 0.8) and per-class noise ε (σ = 0.25). Rows L2-normalised.
+ * `shape` changes β and σ (β = 1.3 matches real CLIP's crowding on ImageNet: mean cosine 0.65,
+ * nearest neighbour 0.85; the shipped file keeps the defaults).
  */
 export function birdAttributeAnchors(
   classes: SyntheticClass[],
