@@ -16,7 +16,7 @@
  * @module
  */
 import { join, relative, resolve } from "node:path";
-import { InputError } from "../io/errors.ts";
+import { InputError, readInputText } from "../io/errors.ts";
 import { Progress } from "../util/progress.ts";
 import { readImageSize } from "./image_size.ts";
 import { type Box, type SkippedLine, writeMetadata, type WsolMetadata } from "./metadata.ts";
@@ -74,13 +74,7 @@ interface Row {
 }
 
 async function readRows(path: string): Promise<Row[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
+  const text = await readInputText(path);
   const rows: Row[] = [];
   text.replace(/\r/g, "").split("\n").forEach((raw, i) => {
     const t = raw.trim();

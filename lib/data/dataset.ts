@@ -19,7 +19,7 @@
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { InputError } from "../io/errors.ts";
+import { InputError, readInputText } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
 import { Rng } from "../util/rng.ts";
 import { readMetadata, type ReadMetadataOptions, type WsolMetadata } from "./metadata.ts";
@@ -70,13 +70,7 @@ export const DATASET_FILE = "dataset.json";
  * ```
  */
 export async function readClassNames(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
+  const text = await readInputText(path);
   const lines = text.replace(/\r/g, "").split("\n");
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
   const seen = new Map<string, number>();

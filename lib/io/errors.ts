@@ -44,3 +44,26 @@ export class InputError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * Read a user-supplied file; a missing file becomes `InputError("file not found")` naming it
+ * (other I/O errors pass through).
+ *
+ * @example
+ * ```ts
+ * const bytes = await readInputFile("scoremaps/x.npy");
+ * ```
+ */
+export async function readInputFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
+    throw err;
+  }
+}
+
+/** {@link readInputFile} decoded as UTF-8 text. */
+export async function readInputText(path: string): Promise<string> {
+  return new TextDecoder().decode(await readInputFile(path));
+}

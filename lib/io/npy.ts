@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InputError } from "./errors.ts";
+import { InputError, readInputFile } from "./errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** The array types `.npy` files round-trip to. */
@@ -120,14 +120,7 @@ export function parseNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
  * ```
  */
 export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
-  return parseNpy(bytes, path);
+  return parseNpy(await readInputFile(path), path);
 }
 
 /**

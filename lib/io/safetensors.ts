@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InputError } from "./errors.ts";
+import { InputError, readInputFile } from "./errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** Element types this reader understands. */
@@ -143,14 +143,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<safetensors>"): S
  * ```
  */
 export async function readSafetensors(path: string): Promise<SafeTensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(await readInputFile(path), path);
 }
 
 /** Convert an IEEE half-precision bit pattern to a number. */

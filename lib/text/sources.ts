@@ -21,7 +21,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { InputError } from "../io/errors.ts";
+import { InputError, readInputText } from "../io/errors.ts";
 import { readSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { ClipTextEncoder } from "./clip_text.ts";
 import type { ClipTokenizer } from "./tokenizer.ts";
@@ -161,16 +161,7 @@ export function parseClassList(text: string, file: string, opts: ClassListOption
  * ```
  */
 export async function readClassList(path: string, opts: ClassListOptions = {}): Promise<ClassList> {
-  return parseClassList(await readText(path), path, opts);
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
+  return parseClassList(await readInputText(path), path, opts);
 }
 
 /** A prompt from a template: `{}` replaced by the class name. */
@@ -292,7 +283,7 @@ export function parseAttributeMatrix(text: string, file: string): AttributeMatri
 
 /** Read an attribute matrix (see {@link parseAttributeMatrix}). */
 export async function readAttributeMatrix(path: string): Promise<AttributeMatrix> {
-  return parseAttributeMatrix(await readText(path), path);
+  return parseAttributeMatrix(await readInputText(path), path);
 }
 
 /** Options of {@link attributeAnchors}. */

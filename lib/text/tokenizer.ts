@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { InputError } from "../io/errors.ts";
+import { InputError, readInputFile } from "../io/errors.ts";
 
 /** CLIP's context length (tokens per prompt, start and end tokens included). */
 export const CLIP_CONTEXT_LENGTH = 77;
@@ -367,13 +367,7 @@ function parseMergeLines(lines: string[], source: string, firstLine: number): [s
 }
 
 async function readMaybeGzip(path: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError("file not found", { file: path });
-    throw err;
-  }
+  const bytes = await readInputFile(path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
