@@ -19,7 +19,13 @@ import { join, relative, resolve } from "node:path";
 import { InputError, readInputText } from "../io/errors.ts";
 import { Progress } from "../util/progress.ts";
 import { readImageSize } from "./image_size.ts";
-import { type Box, type SkippedLine, writeMetadata, type WsolMetadata } from "./metadata.ts";
+import {
+  type Box,
+  emptyMetadata,
+  type SkippedLine,
+  writeMetadata,
+  type WsolMetadata,
+} from "./metadata.ts";
 import {
   DATASET_FILE,
   type DatasetDescriptor,
@@ -274,14 +280,7 @@ export async function prepareCub(
   }
 
   const splitMeta = (train: boolean): WsolMetadata => {
-    const m: WsolMetadata = {
-      imageIds: [],
-      classLabels: new Map(),
-      imageSizes: new Map(),
-      boxes: new Map(),
-      masks: new Map(),
-      ignoreMasks: new Map(),
-    };
+    const m = emptyMetadata();
     for (const { cubId, path } of images) {
       if (dropped.has(cubId) || isTrain.get(cubId) !== train) continue;
       m.imageIds.push(path);

@@ -35,6 +35,27 @@ export interface WsolMetadata {
   ignoreMasks: Map<string, string>;
 }
 
+/**
+ * Metadata with no images yet, to fill image by image.
+ *
+ * @example
+ * ```ts
+ * const m = emptyMetadata();
+ * m.imageIds.push("a.png");
+ * m.classLabels.set("a.png", 0);
+ * ```
+ */
+export function emptyMetadata(): WsolMetadata {
+  return {
+    imageIds: [],
+    classLabels: new Map(),
+    imageSizes: new Map(),
+    boxes: new Map(),
+    masks: new Map(),
+    ignoreMasks: new Map(),
+  };
+}
+
 /** A line that {@link readMetadata} dropped in skip mode. */
 export interface SkippedLine {
   file: string;

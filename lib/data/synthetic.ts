@@ -35,7 +35,7 @@ import { writeAnchors } from "../text/anchors.ts";
 import { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import { projectPath } from "../util/paths.ts";
-import { type Box, writeMetadata, type WsolMetadata } from "./metadata.ts";
+import { type Box, emptyMetadata, writeMetadata, type WsolMetadata } from "./metadata.ts";
 import {
   loadDataset,
   writeClassNames,
@@ -785,25 +785,17 @@ export async function generateDefaultDataset(
       : null;
     const results = await runJobs(dir, jobs, classes, config, seed, workers, bar);
     bar?.done();
-    const empty = (): WsolMetadata => ({
-      imageIds: [],
-      classLabels: new Map(),
-      imageSizes: new Map(),
-      boxes: new Map(),
-      masks: new Map(),
-      ignoreMasks: new Map(),
-    });
     const boxSplits: Record<string, WsolMetadata> = {};
     const maskSplits: Record<string, WsolMetadata> = {};
     jobs.forEach((job, k) => {
       const r = results[k];
-      const m = (boxSplits[job.split] ??= empty());
+      const m = (boxSplits[job.split] ??= emptyMetadata());
       m.imageIds.push(job.id);
       m.classLabels.set(job.id, job.label);
       m.imageSizes.set(job.id, [r.width, r.height]);
       m.boxes.set(job.id, [r.box]);
       if (job.withMask) {
-        const mm = (maskSplits[job.split] ??= empty());
+        const mm = (maskSplits[job.split] ??= emptyMetadata());
         mm.imageIds.push(job.id);
         mm.classLabels.set(job.id, job.label);
         mm.masks.set(job.id, [job.id]);

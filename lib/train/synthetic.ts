@@ -11,7 +11,7 @@
  * @module
  */
 import { Rng } from "../util/rng.ts";
-import type { Box, WsolMetadata } from "../data/metadata.ts";
+import { type Box, emptyMetadata, type WsolMetadata } from "../data/metadata.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { Anchors } from "../text/anchors.ts";
 import type { CueSet } from "../cues/cues.ts";
@@ -114,14 +114,7 @@ export function makeSyntheticTokens(opts: Partial<SyntheticTokenOptions> = {}): 
   const ids: string[] = [], labels = new Int32Array(n);
   const tokens = new Float32Array(2 * n * N * d);
   const cueMaps = new Float32Array(n * N), masks = new Float32Array(n * N);
-  const meta: WsolMetadata = {
-    imageIds: [],
-    classLabels: new Map(),
-    imageSizes: new Map(),
-    boxes: new Map(),
-    masks: new Map(),
-    ignoreMasks: new Map(),
-  };
+  const meta = emptyMetadata();
   for (let i = 0; i < n; i++) {
     const y = i % o.numClasses;
     const id = `${o.prefix}/${String(i).padStart(4, "0")}.png`;

@@ -7,7 +7,7 @@
 import { assertAlmostEquals, assertEquals } from "../assert.ts";
 import { BoxEvaluator } from "../../lib/metrics/box.ts";
 import { centerGaussianMap } from "../../lib/metrics/scoremap.ts";
-import type { Box, WsolMetadata } from "../../lib/data/metadata.ts";
+import { type Box, emptyMetadata, type WsolMetadata } from "../../lib/data/metadata.ts";
 import { sharedDataPath } from "../../lib/util/paths.ts";
 
 /** (width, height) from a JPEG's SOF marker. */
@@ -47,14 +47,7 @@ async function cubTestMetadata(root: string): Promise<WsolMetadata> {
     const b: Box = [Math.trunc(x), Math.trunc(y), Math.trunc(x + w), Math.trunc(y + h)];
     boxes.set(r[0], [...(boxes.get(r[0]) ?? []), b]);
   }
-  const m: WsolMetadata = {
-    imageIds: [],
-    classLabels: new Map(),
-    imageSizes: new Map(),
-    boxes: new Map(),
-    masks: new Map(),
-    ignoreMasks: new Map(),
-  };
+  const m = emptyMetadata();
   for (const k of test) {
     const id = paths.get(k)!;
     m.imageIds.push(id);
