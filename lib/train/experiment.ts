@@ -151,40 +151,32 @@ export async function loadExperiment(
 ): Promise<ExperimentContext> {
   const profile = profileFromEnv(opts.profile);
   const runsDir = opts.runsDir ?? projectPath("runs");
+  // what differs between the two: the data, its anchors and which MobileNet
+  let dataset: WsolDataset, anchors: Anchors, mobilenetDir: string, title: string;
+  let loadOptions: ExperimentContext["loadOptions"] = { ...opts, profile, runsDir };
   if (kind === "default") {
-    const dataset = await ensureDefaultDataset({ profile });
+    dataset = await ensureDefaultDataset({ profile });
     if (!dataset.anchorsPath) throw new InputError(`dataset ${dataset.name} has no anchors file`);
-    const anchors = await readAnchors(dataset.anchorsPath);
-    const encoder = await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR, {
-      layer: MOBILENET_STRIDE16_LAYER,
-    });
-    const classifier = await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR);
-    return {
-      kind,
-      profile,
-      dataset,
-      encoder,
-      classifier,
-      anchors,
-      description: `embedded default (${dataset.name}: ${dataset.classNames.length} classes, ` +
-        `${dataset.splits.train.imageIds.length} train / ${dataset.splits.test.imageIds.length} test), ` +
-        `MobileNet v1 0.25 conv_pw_11 (14×14×128), synthetic attribute anchors (${anchors.dim}-d)`,
-      runRoot: join(runsDir, dataset.name),
-      loadOptions: { ...opts, profile, runsDir },
-    };
+    anchors = await readAnchors(dataset.anchorsPath);
+    mobilenetDir = DEFAULT_MOBILENET_DIR;
+    title = `embedded default (${dataset.name}: `;
+  } else {
+    const cubRoot = opts.cubRoot ?? cubRootFromEnv();
+    if (cubRoot === null) {
+      throw new InputError(
+        "CUB-200-2011 not found: set TEDLOC_CUB_ROOT or TEDLOC_SHARED_DATA (../shared/data)",
+      );
+    }
+    dataset = await ensurePreparedCub(cubRoot, projectPath("data", "cache", "cub50"));
+    anchors = await cubAttributeAnchors(cubRoot, dataset);
+    mobilenetDir = opts.mobilenetDir ?? Deno.env.get("TEDLOC_MOBILENET_DIR") ??
+      sharedDataPath("mobilenet", "mobilenet_v1_0.75_224") ?? DEFAULT_MOBILENET_DIR;
+    title = "CUB-50 (";
+    loadOptions = { ...loadOptions, cubRoot, mobilenetDir };
   }
-  const cubRoot = opts.cubRoot ?? cubRootFromEnv();
-  if (cubRoot === null) {
-    throw new InputError(
-      "CUB-200-2011 not found: set TEDLOC_CUB_ROOT or TEDLOC_SHARED_DATA (../shared/data)",
-    );
-  }
-  const dataset = await ensurePreparedCub(cubRoot, projectPath("data", "cache", "cub50"));
-  const anchors = await cubAttributeAnchors(cubRoot, dataset);
-  const mobilenetDir = opts.mobilenetDir ?? Deno.env.get("TEDLOC_MOBILENET_DIR") ??
-    sharedDataPath("mobilenet", "mobilenet_v1_0.75_224") ?? DEFAULT_MOBILENET_DIR;
   const encoder = await TfjsCnnEncoder.load(mobilenetDir, { layer: MOBILENET_STRIDE16_LAYER });
   const classifier = await TfjsCnnClassifier.load(mobilenetDir);
+  const anchorKind = kind === "default" ? "synthetic attribute anchors" : "CUB attribute anchors";
   return {
     kind,
     profile,
@@ -192,13 +184,11 @@ export async function loadExperiment(
     encoder,
     classifier,
     anchors,
-    description: `CUB-50 (${dataset.classNames.length} classes, ` +
+    description: `${title}${dataset.classNames.length} classes, ` +
       `${dataset.splits.train.imageIds.length} train / ${dataset.splits.test.imageIds.length} test), ` +
-      `${encoder.id} (${
-        encoder.grid.join("×")
-      }×${encoder.dim}), CUB attribute anchors (${anchors.dim}-d)`,
-    runRoot: join(runsDir, "cub50"),
-    loadOptions: { ...opts, profile, runsDir, cubRoot, mobilenetDir },
+      `${encoder.id} (${encoder.grid.join("×")}×${encoder.dim}), ${anchorKind} (${anchors.dim}-d)`,
+    runRoot: join(runsDir, kind === "default" ? dataset.name : "cub50"),
+    loadOptions,
   };
 }
 
