@@ -12,6 +12,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../io/errors.ts";
+import { cellSource, readIpynb } from "./source.ts";
 
 const RUNNER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "run_notebook.py");
 
@@ -314,14 +315,6 @@ export function resolveNotebookNames(names: string[], dir: string, cwd = Deno.cw
   });
 }
 
-interface IpynbCell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: { output_type: string; ename?: string; evalue?: string }[];
-  execution_count?: number | null;
-  metadata?: { tags?: string[] };
-}
-
 /**
  * Problems of an executed notebook: a code cell without outputs, an error output, a
  * missing `execution_count`. Empty list = fine. Code cells tagged `allow-empty` may have
@@ -334,20 +327,12 @@ interface IpynbCell {
  * ```
  */
 export async function checkExecutedNotebook(path: string): Promise<string[]> {
-  let nb: { cells?: IpynbCell[] };
-  try {
-    nb = JSON.parse(await Deno.readTextFile(path));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new InputError("notebook not found", { file: path });
-    }
-    throw new InputError(`not a notebook: ${(err as Error).message}`, { file: path });
-  }
+  const nb = await readIpynb(path);
   if (!Array.isArray(nb.cells)) throw new InputError("not a notebook: no cells", { file: path });
   const problems: string[] = [];
   nb.cells.forEach((cell, i) => {
     if (cell.cell_type !== "code") return;
-    const source = Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+    const source = cellSource(cell);
     if (!source.trim()) return;
     const first = source.split("\n").find((l) => l.trim())?.trim() ?? "";
     const where = `cell ${i} (\`${first}\`)`;
