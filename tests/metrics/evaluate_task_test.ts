@@ -62,23 +62,24 @@ async function exists(path: string): Promise<boolean> {
 Deno.test("evaluate task: runs as a subprocess, prints the table, writes JSON", async () => {
   const { dir, meta, maps: sm } = await setup();
   const out = `${dir}/out/metrics.json`;
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      projectPath("tasks/evaluate.ts"),
-      "--metadata",
-      meta,
-      "--scoremaps",
-      sm,
-      "--json",
-      out,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-  const r = await cmd.output();
+  const evaluate = (json: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        projectPath("tasks/evaluate.ts"),
+        "--metadata",
+        meta,
+        "--scoremaps",
+        sm,
+        "--json",
+        json,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+  const r = await evaluate(out);
   const stdout = new TextDecoder().decode(r.stdout);
   assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
   assert(stdout.includes("MaxBoxAcc (IoU 50, largest contour)"), stdout);
@@ -97,22 +98,7 @@ Deno.test("evaluate task: runs as a subprocess, prints the table, writes JSON", 
   bad[3] = NaN;
   await writeNpy(`${sm}/${IDS[1]}.npy`, bad, [224, 224]);
   const out2 = `${dir}/out/other.json`;
-  const r2 = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      projectPath("tasks/evaluate.ts"),
-      "--metadata",
-      meta,
-      "--scoremaps",
-      sm,
-      "--json",
-      out2,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
+  const r2 = await evaluate(out2);
   const err = new TextDecoder().decode(r2.stderr).trim().split("\n").filter((l) =>
     l.startsWith("error")
   );
