@@ -1,6 +1,9 @@
 import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
 import {
+  anchorGeometry,
+  anchorSpectrum,
   anchorStatistics,
+  blockGeometryMedian,
   cosineSimilarityMatrix,
   selectAnchorRows,
   tsne,
@@ -23,6 +26,43 @@ Deno.test("analysis: cosine matrix and statistics on a hand-made set", () => {
   assertAlmostEquals(s.nearestCosine[2], 0, 1e-7);
   assertAlmostEquals(s.meanNearestCosine, (2 * r) / 3, 1e-6);
   assertEquals(Array.from(selectAnchorRows(v, 3, [2, 0])), [0, 0, -2, 1, 0, 0]);
+});
+
+Deno.test("analysis: anchor spectrum matches numpy and the simplex/one-factor extremes", () => {
+  // numpy: rows normalised, centred, svd → s/s0 = [1, 0.53702174, 0.33623124], PR 1.79209209
+  const v = new Float32Array([1, 0, 0, 3, 3, 0, 0, 0, -2, 1, 2, 3]);
+  const s = anchorSpectrum(v, 4, 3);
+  [1, 0.53702174, 0.33623124, 0].forEach((w, i) => assertAlmostEquals(s.relative[i], w, 1e-6));
+  assertAlmostEquals(s.effectiveRank, 1.7920920928, 1e-6);
+  // orthonormal anchors centre to a regular simplex: C − 1 equal directions
+  const eye = new Float32Array(25).map((_, i) => (i % 6 === 0 ? 1 : 0));
+  const o = anchorSpectrum(eye, 5, 5);
+  assertAlmostEquals(o.effectiveRank, 4, 1e-9);
+  assertEquals(o.rank90, 4);
+  // two alternating directions (scaled rows): one class-specific direction only
+  const two = anchorSpectrum(new Float32Array([2, 0, 0, 1, 5, 0, 0, 3]), 4, 2);
+  assertAlmostEquals(two.effectiveRank, 1, 1e-9);
+  assertEquals(two.rank90, 1);
+});
+
+Deno.test("analysis: geometry per block, median over blocks", () => {
+  // 11 anchors in 10-d: two blocks of 5 orthonormal rows (the 11th is dropped) → 0 / 0 / 4
+  const v = new Float32Array(110).map((_, i) => (i < 100 && i % 11 === 0 ? 1 : 0));
+  v[100] = 1; // the trailing anchor, equal to the first: would change a block it joined
+  const m = blockGeometryMedian(v, 11, 10, 5);
+  assertEquals(m.blocks, 2);
+  assertAlmostEquals(m.meanCosine, 0, 1e-12);
+  assertAlmostEquals(m.nearestCosine, 0, 1e-12);
+  assertAlmostEquals(m.effectiveRank, 4, 1e-9);
+  const g = anchorGeometry(new Float32Array([1, 0, 0, 3, 3, 0, 0, 0, -2, 1, 2, 3]), 4, 3);
+  assertAlmostEquals(g.effectiveRank, 1.7920920928, 1e-6);
+  let threw = false;
+  try {
+    blockGeometryMedian(v, 11, 10, 12);
+  } catch {
+    threw = true;
+  }
+  assert(threw, "a block larger than the set is an error");
 });
 
 /** `k` Gaussian clusters of `per` points in `dim` dims, centres 10σ apart. */
