@@ -1,9 +1,11 @@
 import sharp from "sharp";
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../assert.ts";
 import {
   BIRD_ATTRIBUTES,
+  birdAttributeAnchors,
   birdAttributeVector,
+  CLIP_RELATED_CLASSES_GEOMETRY,
   designBirdClasses,
   ensureDefaultDataset,
   generateDefaultDataset,
@@ -17,7 +19,9 @@ import { loadDataset, type WsolDataset } from "../../lib/data/dataset.ts";
 import { loadImageBatch } from "../../lib/data/loader.ts";
 import { readAnchors } from "../../lib/text/anchors.ts";
 import { Rng } from "../../lib/util/rng.ts";
-import { projectPath } from "../../lib/util/paths.ts";
+import { projectPath, sharedDataPath } from "../../lib/util/paths.ts";
+import { anchorSpectrum, anchorStatistics, blockGeometryMedian } from "../../lib/text/analysis.ts";
+import { readSafetensors } from "../../lib/io/safetensors.ts";
 
 const TMP = Deno.makeTempDirSync({ prefix: "tedloc-syn-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
@@ -178,7 +182,42 @@ Deno.test("synthetic: classes have the intended attribute structure; anchors fol
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const means = byShared.filter((g) => g.length > 0).map(mean);
   assert(means.length >= 2);
-  for (let k = 1; k < means.length; k++) assert(means[k] > means[k - 1] + 0.1, `${means}`);
+  for (let k = 1; k < means.length; k++) assert(means[k] > means[k - 1] + 0.02, `${means}`);
+});
+
+Deno.test("synthetic: the stand-in anchors have real CLIP's geometry for related classes", () => {
+  // quick profile (24 classes = the calibration's block size): crowding, nearest neighbour and
+  // effective rank each within a small margin of the CLIP medians; the first stand-in (β 0.8,
+  // σ 0.25) was far off (0.45 / 0.76 / 6.9) and must stay distinguishable from it
+  const classes = designBirdClasses(SYNTHETIC_PROFILES.quick, 0);
+  const g = CLIP_RELATED_CLASSES_GEOMETRY;
+  assertEquals(classes.length, g.blockSize);
+  const check = (shape?: { beta: number; sigma: number }) => {
+    const v = birdAttributeAnchors(classes, 128, 0, shape);
+    const s = anchorStatistics(v, classes.length, 128);
+    const sp = anchorSpectrum(v, classes.length, 128);
+    return Math.abs(s.meanOffDiagonal - g.meanCosine) < 0.02 &&
+      Math.abs(s.meanNearestCosine - g.nearestCosine) < 0.025 &&
+      Math.abs(sp.effectiveRank - g.effectiveRank) < 1;
+  };
+  assert(check(), "shipped stand-in off CLIP's geometry");
+  assert(!check({ beta: 0.8, sigma: 0.25 }), "the check cannot tell stand-ins apart");
+});
+
+const clipNames = sharedDataPath("clip", "imagenet1k_clip_vitb32_text.safetensors");
+Deno.test({
+  name: "synthetic: the calibration target is what real CLIP ViT-B/32 name embeddings give",
+  ignore: clipNames === null,
+  fn: async () => {
+    // ../shared/data/clip absent → skipped (the constants are then taken on trust)
+    const t = (await readSafetensors(clipNames!)).tensors.get("text_features")!;
+    const g = CLIP_RELATED_CLASSES_GEOMETRY;
+    const m = blockGeometryMedian(t.data as Float32Array, t.shape[0], t.shape[1], g.blockSize);
+    assertEquals(m.blocks, 41);
+    assertAlmostEquals(m.meanCosine, g.meanCosine, 1e-4);
+    assertAlmostEquals(m.nearestCosine, g.nearestCosine, 1e-4);
+    assertAlmostEquals(m.effectiveRank, g.effectiveRank, 1e-3);
+  },
 });
 
 Deno.test("ensureDefaultDataset: generates once, reuses, regenerates when the config hash changes", async () => {
