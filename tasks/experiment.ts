@@ -22,6 +22,7 @@ import {
   ORTHO_ABLATION,
   runExperiment,
   runExperiments,
+  warmExperimentCaches,
 } from "../lib/train/experiment.ts";
 
 const GROUPS: Record<string, ExperimentVariant[]> = {
@@ -55,6 +56,10 @@ const SPEC = {
     "runs-dir": { type: "string" as const, help: "parent of the run folders (default runs/)" },
     "cub-root": { type: "string" as const, help: "CUB_200_2011 folder" },
     mobilenet: { type: "string" as const, help: "MobileNet tfjs folder for CUB-50" },
+    "warm-caches": {
+      type: "boolean" as const,
+      help: "only fill the caches all variants share (what runExperiments does first)",
+    },
     "in-process": {
       type: "boolean" as const,
       help: "run exactly one variant in this process (what runExperiments' children do)",
@@ -89,6 +94,12 @@ async function main(args: string[]): Promise<void> {
     mobilenetDir: cli.values.mobilenet as string | undefined,
   });
   try {
+    if (cli.values["warm-caches"]) {
+      const t = await warmExperimentCaches(ctx);
+      const stages = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
+      console.error(`shared inputs ready: ${stages}`);
+      return;
+    }
     if (cli.values["in-process"]) {
       if (variants.length !== 1) throw new UsageError("--in-process runs exactly one --variant");
       const r = await runExperiment(ctx, variants[0]);

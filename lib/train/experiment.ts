@@ -32,6 +32,7 @@ import {
 import { resolveTrainConfig, type TrainConfigInput } from "./trainer.ts";
 import { configDiff, loadTedLocCheckpoint } from "./checkpoint.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
+import { hashCacheKey } from "./features.ts";
 import type { CamHead } from "../model/baselines.ts";
 import { readCamHead } from "./cam.ts";
 import type { TedLocModel } from "../model/tedloc.ts";
@@ -40,6 +41,7 @@ import {
   type PipelineOptions,
   type PipelineResult,
   runTedLocPipeline,
+  warmPipelineCaches,
 } from "./pipeline.ts";
 import { sharedDataPath } from "../util/paths.ts";
 
@@ -76,6 +78,11 @@ export interface ExperimentContext {
   description: string;
   /** Folder holding this experiment's runs. */
   runRoot: string;
+  /**
+   * Identity of the data the runs are made from (hash of the dataset descriptor and the anchor
+   * vectors): runs made from other data (e.g. a regenerated default dataset) are discarded.
+   */
+  dataKey: string;
   /** The options it was loaded with (forwarded to run subprocesses). */
   loadOptions: LoadExperimentOptions & { profile: DatasetProfile; runsDir: string };
 }
@@ -177,6 +184,11 @@ export async function loadExperiment(
   const encoder = await TfjsCnnEncoder.load(mobilenetDir, { layer: MOBILENET_STRIDE16_LAYER });
   const classifier = await TfjsCnnClassifier.load(mobilenetDir);
   const anchorKind = kind === "default" ? "synthetic attribute anchors" : "CUB attribute anchors";
+  const descriptor = await Deno.readTextFile(join(dataset.root, "dataset.json")).catch(() => "");
+  const dataKey = await hashCacheKey({
+    dataset: descriptor,
+    anchors: [anchors.classNames, anchors.dim, Array.from(anchors.vectors)],
+  });
   return {
     kind,
     profile,
@@ -188,6 +200,7 @@ export async function loadExperiment(
       `${dataset.splits.train.imageIds.length} train / ${dataset.splits.test.imageIds.length} test), ` +
       `${encoder.id} (${encoder.grid.join("×")}×${encoder.dim}), ${anchorKind} (${anchors.dim}-d)`,
     runRoot: join(runsDir, kind === "default" ? dataset.name : "cub50"),
+    dataKey,
     loadOptions,
   };
 }
@@ -300,6 +313,7 @@ export async function readExperimentRecord(
   ctx: ExperimentContext,
   variant: ExperimentVariant,
 ): Promise<ExperimentRecord | null> {
+  if (!(await runRootHolds(ctx))) return null;
   const path = join(experimentRunDir(ctx, variant), "results.json");
   let rec: ExperimentRecord;
   try {
@@ -349,12 +363,38 @@ export async function runExperiment(
 }
 
 /**
+ * Fill the caches every variant of the experiment reads (features incl. the test flip view,
+ * the CAM baseline, the round-1 cues), in this process; returns seconds per stage.
+ * {@link runExperiments} does this once before starting runs in parallel, so that two
+ * children do not extract the same features side by side.
+ */
+export async function warmExperimentCaches(
+  ctx: ExperimentContext,
+  opts: Pick<RunExperimentOptions, "progress" | "workers"> = {},
+): Promise<Record<string, number>> {
+  await claimRunRoot(ctx);
+  return await warmPipelineCaches({
+    dataset: ctx.dataset,
+    encoder: ctx.encoder,
+    classifier: ctx.classifier,
+    anchors: ctx.anchors,
+    ...experimentOptions(ctx, "main"),
+    flipTta: true,
+    camPath: join(ctx.runRoot, "cam.safetensors"),
+    cacheDir: projectPath("data", "cache"),
+    progress: opts.progress,
+    workers: opts.workers,
+  });
+}
+
+/**
  * Make a variant's run folder belong to its current setup: `setup.json` there records the
  * setup (cues, rounds, held-out fraction, resolved training config) it was trained with. A folder
  * made with another setup, or with none recorded, is removed (resuming it would train on
  * something else); then the current setup is written.
  */
 async function claimRunDir(ctx: ExperimentContext, variant: ExperimentVariant): Promise<void> {
+  await claimRunRoot(ctx);
   const dir = experimentRunDir(ctx, variant);
   const path = join(dir, "setup.json");
   const want = experimentSetupKey(ctx, canonicalVariant(ctx, variant));
@@ -367,6 +407,33 @@ async function claimRunDir(ctx: ExperimentContext, variant: ExperimentVariant): 
   }
   await Deno.mkdir(dir, { recursive: true });
   await writeTextAtomic(path, want);
+}
+
+const DATA_FILE = "data.json";
+
+/** Whether the run root's recorded data (`data.json`) is this context's. */
+async function runRootHolds(ctx: Pick<ExperimentContext, "runRoot" | "dataKey">): Promise<boolean> {
+  const have = await Deno.readTextFile(join(ctx.runRoot, DATA_FILE)).catch(() => null);
+  return have !== null && JSON.parse(have).dataKey === ctx.dataKey;
+}
+
+/**
+ * Make the run root belong to this context's data: runs (and the shared CAM baseline) made
+ * from other data — a regenerated dataset, other anchors — are removed, then `data.json`
+ * records the current data. A root without `data.json` is from before it was recorded and is
+ * treated as other data.
+ */
+async function claimRunRoot(ctx: ExperimentContext): Promise<void> {
+  if (await runRootHolds(ctx)) return;
+  if (await Deno.stat(ctx.runRoot).then(() => true, () => false)) {
+    console.error(`${ctx.runRoot}: runs made from other data (or unrecorded); starting over`);
+    await Deno.remove(ctx.runRoot, { recursive: true });
+  }
+  await Deno.mkdir(ctx.runRoot, { recursive: true });
+  await writeTextAtomic(
+    join(ctx.runRoot, DATA_FILE),
+    JSON.stringify({ dataKey: ctx.dataKey, description: ctx.description }, null, 1) + "\n",
+  );
 }
 
 /** Options of {@link runExperiments}. */
@@ -408,6 +475,11 @@ export async function runExperiments(
   }
   const queue = [...todo];
   const failures: string[] = [];
+  if (todo.length > 1 && parallel > 1) {
+    // shared inputs first, in one child: otherwise each parallel run would compute them
+    const code = await runChild(ctx, "warm-caches", false, log);
+    if (code !== 0) throw new Error(`preparing shared inputs failed (exit ${code}); see above`);
+  }
   const worker = async () => {
     for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
       const code = await runChild(ctx, v, !!opts.force, log);
@@ -436,9 +508,10 @@ export function experimentFlags(ctx: ExperimentContext): string[] {
   return flags;
 }
 
+/** One variant in a child process, or (`warm-caches`) the shared inputs of all of them. */
 async function runChild(
   ctx: ExperimentContext,
-  variant: ExperimentVariant,
+  variant: ExperimentVariant | "warm-caches",
   force: boolean,
   log: (line: string) => void,
 ): Promise<number> {
@@ -447,9 +520,7 @@ async function runChild(
     "-A",
     projectPath("tasks", "experiment.ts"),
     ...experimentFlags(ctx),
-    "--variant",
-    variant,
-    "--in-process",
+    ...(variant === "warm-caches" ? ["--warm-caches"] : ["--variant", variant, "--in-process"]),
     ...(force ? ["--force"] : []),
   ];
   const child = new Deno.Command(Deno.execPath(), {

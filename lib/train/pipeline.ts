@@ -260,18 +260,29 @@ async function buildCues(
  * console.table(r.rows.map((x) => ({ method: x.method, ...x.metrics })));
  * ```
  */
-export async function runTedLocPipeline(opts: PipelineOptions): Promise<PipelineResult> {
+/** What every run of a pipeline setup starts from: tokens, labels, the CAM baseline, cues. */
+interface PreparedInputs {
+  recipe: string;
+  train: FeatureSet;
+  test: FeatureSet;
+  labels: Int32Array;
+  val: FeatureSet;
+  valMeta: WsolMetadata;
+  valIds: string[];
+  fitIds: string[];
+  cam: CamHead;
+  cues: CueSet;
+  cueValidation: BoxMetrics | null;
+}
+
+type Clock = <T>(name: string, f: () => Promise<T>) => Promise<T>;
+
+/** Features (cached), CAM baseline (cached at `camPath`), round-1 cues (cached). */
+async function prepareInputs(opts: PipelineOptions, clock: Clock): Promise<PreparedInputs> {
   const { dataset, encoder } = opts;
   const workers = opts.workers ?? 2;
   const evalSplit = opts.evalSplit ?? "test";
   const recipe = opts.cues ?? (opts.classifier ? "inet5*cam*prior" : "cam*prior");
-  const timings: Record<string, number> = {};
-  const clock = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    const r = await f();
-    timings[name] = (timings[name] ?? 0) + (performance.now() - t0) / 1000;
-    return r;
-  };
   const featureCache = opts.cacheDir === undefined ? undefined : join(opts.cacheDir, "features");
   const fq = { workers, cacheDir: featureCache, progress: opts.progress };
   const train = await clock(
@@ -307,7 +318,6 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
     val = train;
     valMeta = trainMeta;
   }
-  const ev = { progress: opts.progress, camCurveInterval: opts.camCurveInterval };
 
   const cam = await clock("train cam", () =>
     cachedCamHead(
@@ -346,6 +356,40 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
       ids: valIds,
       camCurveInterval: opts.camCurveInterval,
     });
+
+  return { recipe, train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation };
+}
+
+/**
+ * Fill the caches a run of `opts` reads — train/val/test features (the test split's flip view
+ * too when `flipTta`), the CAM baseline at `camPath`, the round-1 cues — and return the seconds
+ * each took. Runs that share them (all variants of an experiment) can then start in parallel
+ * without computing them twice.
+ */
+export async function warmPipelineCaches(opts: PipelineOptions): Promise<Record<string, number>> {
+  const timings: Record<string, number> = {};
+  const p = await prepareInputs(opts, makeClock(timings));
+  p.cam.dispose();
+  return timings;
+}
+
+function makeClock(timings: Record<string, number>): Clock {
+  return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    timings[name] = (timings[name] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
+}
+
+export async function runTedLocPipeline(opts: PipelineOptions): Promise<PipelineResult> {
+  const { dataset, encoder } = opts;
+  const evalSplit = opts.evalSplit ?? "test";
+  const timings: Record<string, number> = {};
+  const clock = makeClock(timings);
+  const { recipe, train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation } =
+    await prepareInputs(opts, clock);
+  const ev = { progress: opts.progress, camCurveInterval: opts.camCurveInterval };
 
   const rounds = opts.rounds ?? 1;
   if (!Number.isInteger(rounds) || rounds < 1) {

@@ -42,9 +42,12 @@ Deno.test("experiments: run records are read only when made by this setup and ev
       kind: "default",
       profile: "ci",
       runRoot: dir,
+      dataKey: "data-1",
       loadOptions: { profile: "ci", runsDir: dir },
     } as unknown as ExperimentContext;
     assertEquals(await readExperimentRecord(ctx, "main"), null, "no run yet");
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(join(dir, "data.json"), JSON.stringify({ dataKey: "data-1" }));
     const o = experimentOptions(ctx, "ortho-none");
     const record = (version: number, epochs?: number) => ({
       rows: [],
@@ -90,6 +93,9 @@ Deno.test("experiments: run records are read only when made by this setup and ev
       }),
     );
     assert((await readExperimentRecord(ctx, "ortho-qr")) !== null, "shared with main");
+    // runs made from other data (a regenerated dataset, other anchors) are not this context's
+    const other = { ...ctx, dataKey: "data-2" } as ExperimentContext;
+    assertEquals(await readExperimentRecord(other, "ortho-qr"), null, "other data");
     assert(m.flipTta && !o.flipTta, "main adds flip rows, ablations do not");
     await Deno.writeTextFile(path, "{not json");
     const bad = await assertRejects(() => readExperimentRecord(ctx, "ortho-none"), "results.json");
