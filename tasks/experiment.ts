@@ -16,12 +16,15 @@ import {
   canonicalVariant,
   disposeExperiment,
   type ExperimentDataset,
+  type ExperimentRecord,
   type ExperimentVariant,
   loadExperiment,
   LOSS_ABLATION,
   ORTHO_ABLATION,
   runExperiment,
   runExperiments,
+  type SeedStat,
+  seedSummary,
   warmExperimentCaches,
 } from "../lib/train/experiment.ts";
 
@@ -51,6 +54,12 @@ const SPEC = {
       help: "variant or group (repeatable; default all)",
     },
     parallel: { type: "string" as const, help: "runs at once", default: "2" },
+    seeds: {
+      type: "string" as const,
+      help: "training seeds, e.g. 0,1,2 (default 0); seed k ≠ 0 runs in runs/<dataset>-seed<k>/ " +
+        "and several seeds print TeD-Loc's mean ± sd",
+      default: "0",
+    },
     force: { type: "boolean" as const, help: "run again even when finished" },
     json: { type: "string" as const, help: "also write the records to this JSON file" },
     "runs-dir": { type: "string" as const, help: "parent of the run folders (default runs/)" },
@@ -85,50 +94,104 @@ async function main(args: string[]): Promise<void> {
     }
     for (const g of group as ExperimentVariant[]) if (!variants.includes(g)) variants.push(g);
   }
+  const seeds = parseSeeds(cli.values.seeds as string);
   await initBackend();
   const t0 = performance.now();
-  const ctx = await loadExperiment(kind as ExperimentDataset, {
-    profile: cli.values.profile as DatasetProfile | undefined,
-    runsDir: cli.values["runs-dir"] as string | undefined,
-    cubRoot: cli.values["cub-root"] as string | undefined,
-    mobilenetDir: cli.values.mobilenet as string | undefined,
-  });
-  try {
-    if (cli.values["warm-caches"]) {
-      const t = await warmExperimentCaches(ctx);
-      const stages = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
-      console.error(`shared inputs ready: ${stages}`);
-      return;
-    }
-    if (cli.values["in-process"]) {
+  const load = (seed: number) =>
+    loadExperiment(kind as ExperimentDataset, {
+      profile: cli.values.profile as DatasetProfile | undefined,
+      runsDir: cli.values["runs-dir"] as string | undefined,
+      cubRoot: cli.values["cub-root"] as string | undefined,
+      mobilenetDir: cli.values.mobilenet as string | undefined,
+      seed,
+    });
+  if (cli.values["warm-caches"] || cli.values["in-process"]) {
+    if (seeds.length !== 1) throw new UsageError("--warm-caches/--in-process take one seed");
+    const ctx = await load(seeds[0]);
+    try {
+      if (cli.values["warm-caches"]) {
+        const t = await warmExperimentCaches(ctx);
+        const stages = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
+        console.error(`shared inputs ready: ${stages}`);
+        return;
+      }
       if (variants.length !== 1) throw new UsageError("--in-process runs exactly one --variant");
       const r = await runExperiment(ctx, variants[0]);
       r.model.dispose();
       r.cam.dispose();
-      return;
+    } finally {
+      disposeExperiment(ctx);
     }
-    console.error(`${ctx.description}`);
-    const recs = await runExperiments(ctx, variants, {
-      parallel: numberFlag(cli, "parallel"),
-      force: !!cli.values.force,
-    });
-    const backbone = ctx.encoder.id.split("@")[0];
-    const rows = variants.flatMap((v) => {
-      const c = canonicalVariant(ctx, v);
-      return measuredTable1Rows(recs.get(v)!.rows, ctx.dataset.name, backbone)
-        .map((r) => ({ variant: c === v ? v : `${v} (= ${c})`, ...r }));
-    });
-    console.log(tableMarkdown(rows, [{ key: "variant", label: "variant" }, ...TABLE1_COLUMNS]));
-    console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
-    if (cli.values.json) {
-      await Deno.writeTextFile(
-        cli.values.json as string,
-        JSON.stringify(Object.fromEntries(recs), null, 2) + "\n",
-      );
-    }
-  } finally {
-    disposeExperiment(ctx);
+    return;
   }
+  const bySeed = new Map<number, Map<ExperimentVariant, ExperimentRecord>>();
+  for (const seed of seeds) {
+    const ctx = await load(seed);
+    try {
+      console.error(`${ctx.description}${seeds.length > 1 ? `, seed ${seed}` : ""}`);
+      const recs = await runExperiments(ctx, variants, {
+        parallel: numberFlag(cli, "parallel"),
+        force: !!cli.values.force,
+      });
+      bySeed.set(seed, recs);
+      if (seeds.length === 1) {
+        const backbone = ctx.encoder.id.split("@")[0];
+        const rows = variants.flatMap((v) => {
+          const c = canonicalVariant(ctx, v);
+          return measuredTable1Rows(recs.get(v)!.rows, ctx.dataset.name, backbone)
+            .map((r) => ({ variant: c === v ? v : `${v} (= ${c})`, ...r }));
+        });
+        console.log(tableMarkdown(rows, [{ key: "variant", label: "variant" }, ...TABLE1_COLUMNS]));
+      }
+    } finally {
+      disposeExperiment(ctx);
+    }
+  }
+  if (seeds.length > 1) {
+    // TeD-Loc rows over seeds: mean ± sd (min–max)
+    const cell = (x: SeedStat | undefined) =>
+      x
+        ? `${x.mean.toFixed(1)} ± ${x.sd.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`
+        : "–";
+    const rows = variants.map((v) => {
+      const s = seedSummary(seeds.map((k) => bySeed.get(k)!.get(v)!));
+      return {
+        variant: v,
+        maxBoxAcc: cell(s.maxBoxAcc),
+        maxBoxAccV2: cell(s.maxBoxAccV2),
+        top1Loc: cell(s.top1Loc),
+        top1Cls: cell(s.top1Cls),
+      };
+    });
+    console.log(`TeD-Loc over seeds ${seeds.join(", ")}: mean ± sd (min–max)\n`);
+    console.log(tableMarkdown(rows, [
+      { key: "variant", label: "variant" },
+      { key: "maxBoxAcc", label: "MaxBoxAcc" },
+      { key: "maxBoxAccV2", label: "MaxBoxAccV2" },
+      { key: "top1Loc", label: "Top-1 Loc" },
+      { key: "top1Cls", label: "Top-1 cls" },
+    ]));
+  }
+  console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
+  if (cli.values.json) {
+    const json = seeds.length === 1
+      ? Object.fromEntries(bySeed.get(seeds[0])!)
+      : Object.fromEntries([...bySeed].map(([k, recs]) => [`seed${k}`, Object.fromEntries(recs)]));
+    await Deno.writeTextFile(cli.values.json as string, JSON.stringify(json, null, 2) + "\n");
+  }
+}
+
+/** `--seeds 0,1,2` or `--seeds 3` (one seed) → distinct non-negative integers, in order. */
+function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(",")) {
+    const n = Number(part.trim());
+    if (part.trim() === "" || !Number.isInteger(n) || n < 0) {
+      throw new UsageError(`--seeds takes non-negative integers like 0,1,2, got '${text}'`);
+    }
+    if (!seeds.includes(n)) seeds.push(n);
+  }
+  return seeds;
 }
 
 if (import.meta.main) await runCli(() => main(Deno.args));

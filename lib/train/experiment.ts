@@ -69,6 +69,8 @@ export const ALL_VARIANTS: ExperimentVariant[] = ["main", ...LOSS_ABLATION, ...O
 export interface ExperimentContext {
   kind: ExperimentDataset;
   profile: DatasetProfile;
+  /** Training seed of every variant (0 by default; other seeds get their own run root). */
+  seed: number;
   dataset: WsolDataset;
   encoder: PatchEncoder;
   /** ImageNet classifier for the class-agnostic CAM cue (`inet<k>`). */
@@ -97,6 +99,11 @@ export interface LoadExperimentOptions {
   mobilenetDir?: string;
   /** Parent of the run folders (default `<project>/runs`). */
   runsDir?: string;
+  /**
+   * Training seed (default 0). Seed k ≠ 0 runs in `runs/<dataset>-seed<k>/`, so repeating an
+   * experiment over seeds never disturbs the seed-0 runs the notebooks read.
+   */
+  seed?: number;
 }
 
 /** Whether the CUB-50 experiment can run here (the CUB root exists). */
@@ -158,6 +165,10 @@ export async function loadExperiment(
 ): Promise<ExperimentContext> {
   const profile = profileFromEnv(opts.profile);
   const runsDir = opts.runsDir ?? projectPath("runs");
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) {
+    throw new InputError(`seed must be a non-negative integer, got ${seed}`);
+  }
   // what differs between the two: the data, its anchors and which MobileNet
   let dataset: WsolDataset, anchors: Anchors, mobilenetDir: string, title: string;
   let loadOptions: ExperimentContext["loadOptions"] = { ...opts, profile, runsDir };
@@ -189,9 +200,11 @@ export async function loadExperiment(
     dataset: descriptor,
     anchors: [anchors.classNames, anchors.dim, Array.from(anchors.vectors)],
   });
+  const rootName = kind === "default" ? dataset.name : "cub50";
   return {
     kind,
     profile,
+    seed,
     dataset,
     encoder,
     classifier,
@@ -199,7 +212,7 @@ export async function loadExperiment(
     description: `${title}${dataset.classNames.length} classes, ` +
       `${dataset.splits.train.imageIds.length} train / ${dataset.splits.test.imageIds.length} test), ` +
       `${encoder.id} (${encoder.grid.join("×")}×${encoder.dim}), ${anchorKind} (${anchors.dim}-d)`,
-    runRoot: join(runsDir, kind === "default" ? dataset.name : "cub50"),
+    runRoot: join(runsDir, seed === 0 ? rootName : `${rootName}-seed${seed}`),
     dataKey,
     loadOptions,
   };
@@ -210,7 +223,7 @@ export async function loadExperiment(
  * the test split; see docs/tedloc_head.md for how).
  */
 export function experimentOptions(
-  ctx: Pick<ExperimentContext, "kind" | "profile">,
+  ctx: Pick<ExperimentContext, "kind" | "profile"> & { seed?: number },
   variant: ExperimentVariant = "main",
 ): Omit<PipelineOptions, "dataset" | "encoder" | "anchors" | "classifier"> {
   const base: TrainConfigInput = ctx.kind === "cub50"
@@ -223,7 +236,7 @@ export function experimentOptions(
       epochs: ctx.profile === "ci" ? 8 : ctx.profile === "quick" ? 10 : 30,
       sampler: { fgFraction: 0.2, fgCount: 8, bgCount: 8 },
     };
-  const train: TrainConfigInput = { ...base, loss: { ...base.loss } };
+  const train: TrainConfigInput = { ...base, loss: { ...base.loss }, seed: ctx.seed ?? 0 };
   switch (variant) {
     case "main":
     case "loss-kd-pcl-icl":
@@ -276,7 +289,7 @@ export type ExperimentRecord = Omit<PipelineResult, "model" | "cam">;
  * Whether baselines are evaluated is left out: a run with them is a superset of one without.
  */
 export function experimentSetupKey(
-  ctx: Pick<ExperimentContext, "kind" | "profile">,
+  ctx: Pick<ExperimentContext, "kind" | "profile"> & { seed?: number },
   v: ExperimentVariant,
 ): string {
   const o = experimentOptions(ctx, v);
@@ -293,7 +306,7 @@ export function experimentSetupKey(
  * same setup (e.g. on the embedded default `ortho-qr` and `loss-kd-pcl-icl` are `main`).
  */
 export function canonicalVariant(
-  ctx: Pick<ExperimentContext, "kind" | "profile">,
+  ctx: Pick<ExperimentContext, "kind" | "profile"> & { seed?: number },
   variant: ExperimentVariant,
 ): ExperimentVariant {
   const key = experimentSetupKey(ctx, variant);
@@ -505,6 +518,7 @@ export function experimentFlags(ctx: ExperimentContext): string[] {
   const flags = ["--dataset", ctx.kind, "--profile", o.profile, "--runs-dir", o.runsDir];
   if (o.cubRoot) flags.push("--cub-root", o.cubRoot);
   if (o.mobilenetDir) flags.push("--mobilenet", o.mobilenetDir);
+  if (ctx.seed) flags.push("--seeds", String(ctx.seed));
   return flags;
 }
 
@@ -576,4 +590,48 @@ export async function loadExperimentModels(
 export function disposeExperiment(ctx: ExperimentContext): void {
   ctx.encoder.dispose();
   ctx.classifier.dispose();
+}
+
+/** Mean, sample standard deviation and range of one metric over seeds. */
+export interface SeedStat {
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+/**
+ * One row's metrics over the records of several seeds (same variant): mean ± sd per metric.
+ * Metrics a record lacks (e.g. Top-1 cls of the centre prior) are left out.
+ *
+ * @example
+ * ```ts
+ * const s = seedSummary([rec0, rec1, rec2], "tedloc");
+ * console.log(`${s.top1Cls.mean.toFixed(1)} ± ${s.top1Cls.sd.toFixed(1)}`);
+ * ```
+ */
+export function seedSummary(
+  records: ExperimentRecord[],
+  method = "tedloc",
+): Record<"maxBoxAcc" | "maxBoxAccV2" | "top1Loc" | "top1Cls", SeedStat> {
+  if (records.length === 0) throw new InputError("seedSummary: no records");
+  const metrics = ["maxBoxAcc", "maxBoxAccV2", "top1Loc", "top1Cls"] as const;
+  const out = {} as Record<(typeof metrics)[number], SeedStat>;
+  for (const m of metrics) {
+    const xs: number[] = [];
+    for (const r of records) {
+      const row = r.rows.find((x) => x.method === method);
+      if (!row) throw new InputError(`seedSummary: a record has no '${method}' row`);
+      const v = row.metrics[m];
+      if (typeof v === "number") xs.push(v);
+    }
+    if (xs.length === 0) continue;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = xs.length > 1
+      ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1))
+      : 0;
+    out[m] = { mean, sd, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+  }
+  return out;
 }

@@ -10,10 +10,12 @@ import {
   experimentSetupKey,
   loadExperimentModels,
   readExperimentRecord,
+  seedSummary,
 } from "../../lib/train/experiment.ts";
 import { PIPELINE_RECORD_VERSION } from "../../lib/train/pipeline.ts";
 import { resolveTrainConfig } from "../../lib/train/trainer.ts";
 import { InputError } from "../../lib/io/errors.ts";
+import { projectPath } from "../../lib/util/paths.ts";
 
 Deno.test("experiments: equal setups share one run, different ones do not", () => {
   const def = { kind: "default" as const, profile: "quick" as const };
@@ -33,6 +35,44 @@ Deno.test("experiments: equal setups share one run, different ones do not", () =
   // CUB-50's reported models train on all of train; the setup key tells the two apart
   assertEquals(experimentOptions(cub, "main").valFraction, 0);
   assert(experimentSetupKey(cub, "ortho-none") !== experimentSetupKey(def, "ortho-none"));
+  // a training seed is part of the setup; seed 0 is the default setup itself
+  assertEquals(experimentOptions({ ...def, seed: 2 }, "main").train?.seed, 2);
+  assertEquals(experimentSetupKey({ ...def, seed: 0 }, "main"), experimentSetupKey(def, "main"));
+  assert(experimentSetupKey({ ...def, seed: 2 }, "main") !== experimentSetupKey(def, "main"));
+  const seeded = {
+    kind: "default",
+    seed: 2,
+    loadOptions: { profile: "quick", runsDir: "/r" },
+  } as unknown as ExperimentContext;
+  assertEquals(experimentFlags(seeded).slice(-2), ["--seeds", "2"], "children get the seed");
+});
+
+Deno.test("experiments: seedSummary gives mean, sample sd and range per metric", () => {
+  const rec = (cls: number, v2: number) =>
+    ({
+      rows: [
+        { method: "cam", metrics: { maxBoxAcc: 1, maxBoxAccV2: 1, top1Loc: 1, top1Cls: 1 } },
+        {
+          method: "tedloc",
+          metrics: { maxBoxAcc: 50, maxBoxAccV2: v2, top1Loc: 20, top1Cls: cls },
+        },
+      ],
+    }) as unknown as Parameters<typeof seedSummary>[0][number];
+  const s = seedSummary([rec(34.4, 54.4), rec(36.3, 53.8), rec(33.1, 53.3)]);
+  assertEquals(s.top1Cls.n, 3);
+  assert(Math.abs(s.top1Cls.mean - 34.6) < 1e-9);
+  // sample sd of 34.4, 36.3, 33.1: sqrt(((−0.2)² + 1.7² + (−1.5)²) / 2) = sqrt(2.59)
+  assert(Math.abs(s.top1Cls.sd - Math.sqrt(2.59)) < 1e-9);
+  assertEquals([s.maxBoxAccV2.min, s.maxBoxAccV2.max], [53.3, 54.4]);
+  assertEquals(s.maxBoxAcc.sd, 0);
+  assertEquals(seedSummary([rec(30, 40)]).top1Cls.sd, 0, "one seed: sd 0");
+  let threw = false;
+  try {
+    seedSummary([rec(30, 40)], "vanilla");
+  } catch (err) {
+    threw = err instanceof InputError && /vanilla/.test((err as Error).message);
+  }
+  assert(threw, "a missing row is named");
 });
 
 Deno.test("experiments: run records are read only when made by this setup and evaluation version", async () => {
@@ -110,6 +150,35 @@ Deno.test("experiments: run records are read only when made by this setup and ev
       "--runs-dir",
       dir,
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("experiment task: bad --seeds exit 2; two seeds run apart and print mean ± sd", async () => {
+  const task = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", projectPath("tasks/experiment.ts"), ...args],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const bad = await task("--seeds", "0,x");
+  assertEquals(bad.code, 2);
+  assert(new TextDecoder().decode(bad.stderr).includes("--seeds takes non-negative integers"));
+  const dir = await Deno.makeTempDir({ prefix: "tedloc-seeds-" });
+  try {
+    const flags = ["--dataset", "default", "--profile", "ci", "--runs-dir", dir];
+    const o = await task(...flags, "--variant", "loss-kd", "--seeds", "0,1", "--parallel", "1");
+    const out = new TextDecoder().decode(o.stdout);
+    assertEquals(o.code, 0, new TextDecoder().decode(o.stderr).slice(-2000));
+    assert(out.includes("TeD-Loc over seeds 0, 1: mean ± sd (min–max)"), out);
+    assert(/\| loss-kd \| [\d.]+ ± [\d.]+ \(/.test(out), out);
+    // seed 0 where the notebooks read it, seed 1 beside it; each trained with its own seed
+    for (const [root, seed] of [["default-ci", 0], ["default-ci-seed1", 1]] as const) {
+      const rec = JSON.parse(await Deno.readTextFile(join(dir, root, "loss-kd", "results.json")));
+      assertEquals(rec.config.train.seed, seed);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
