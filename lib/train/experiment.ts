@@ -81,8 +81,9 @@ export interface ExperimentContext {
   /** Folder holding this experiment's runs. */
   runRoot: string;
   /**
-   * Identity of the data the runs are made from (hash of the dataset descriptor and the anchor
-   * vectors): runs made from other data (e.g. a regenerated default dataset) are discarded.
+   * Identity of the inputs the runs are made from (hash of the dataset descriptor, the anchor
+   * vectors and the encoder's id and weights): runs made from other inputs (a regenerated
+   * default dataset, another MobileNet) are discarded.
    */
   dataKey: string;
   /** The options it was loaded with (forwarded to run subprocesses). */
@@ -199,6 +200,7 @@ export async function loadExperiment(
   const dataKey = await hashCacheKey({
     dataset: descriptor,
     anchors: [anchors.classNames, anchors.dim, Array.from(anchors.vectors)],
+    encoder: [encoder.id, encoder.fingerprint ?? null],
   });
   const rootName = kind === "default" ? dataset.name : "cub50";
   return {
@@ -359,20 +361,35 @@ export async function runExperiment(
 ): Promise<PipelineResult> {
   if (!opts.override?.outDir) await claimRunDir(ctx, variant);
   return await runTedLocPipeline({
+    ...pipelineOptions(ctx, variant, opts),
+    outDir: experimentRunDir(ctx, variant),
+    resume: true,
+    ...opts.override,
+  });
+}
+
+/** Where an experiment's CAM baseline is cached (one for all variants: same recipe, same tokens; it is also a cue). */
+function camBaselinePath(ctx: ExperimentContext): string {
+  return join(ctx.runRoot, "cam.safetensors");
+}
+
+/** The pipeline options of a variant, without its run folder. */
+function pipelineOptions(
+  ctx: ExperimentContext,
+  variant: ExperimentVariant,
+  opts: Pick<RunExperimentOptions, "progress" | "workers">,
+): PipelineOptions {
+  return {
     dataset: ctx.dataset,
     encoder: ctx.encoder,
     classifier: ctx.classifier,
     anchors: ctx.anchors,
     ...experimentOptions(ctx, variant),
-    outDir: experimentRunDir(ctx, variant),
-    // one CAM baseline for all variants (same recipe, same tokens): it is also a cue
-    camPath: join(ctx.runRoot, "cam.safetensors"),
-    resume: true,
+    camPath: camBaselinePath(ctx),
     cacheDir: projectPath("data", "cache"),
     progress: opts.progress,
     workers: opts.workers,
-    ...opts.override,
-  });
+  };
 }
 
 /**
@@ -386,18 +403,8 @@ export async function warmExperimentCaches(
   opts: Pick<RunExperimentOptions, "progress" | "workers"> = {},
 ): Promise<Record<string, number>> {
   await claimRunRoot(ctx);
-  return await warmPipelineCaches({
-    dataset: ctx.dataset,
-    encoder: ctx.encoder,
-    classifier: ctx.classifier,
-    anchors: ctx.anchors,
-    ...experimentOptions(ctx, "main"),
-    flipTta: true,
-    camPath: join(ctx.runRoot, "cam.safetensors"),
-    cacheDir: projectPath("data", "cache"),
-    progress: opts.progress,
-    workers: opts.workers,
-  });
+  // main's options with the test flip view, which only main evaluates
+  return await warmPipelineCaches({ ...pipelineOptions(ctx, "main", opts), flipTta: true });
 }
 
 /**
@@ -408,45 +415,68 @@ export async function warmExperimentCaches(
  */
 async function claimRunDir(ctx: ExperimentContext, variant: ExperimentVariant): Promise<void> {
   await claimRunRoot(ctx);
-  const dir = experimentRunDir(ctx, variant);
-  const path = join(dir, "setup.json");
   const want = experimentSetupKey(ctx, canonicalVariant(ctx, variant));
-  const have = await Deno.readTextFile(path).catch(() => null);
-  if (have === want) return;
-  const exists = await Deno.stat(dir).then(() => true, () => false);
-  if (exists) {
-    console.error(`${dir}: made with another setup (or none recorded); starting over`);
-    await Deno.remove(dir, { recursive: true });
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  await writeTextAtomic(path, want);
+  await claimFolder(
+    experimentRunDir(ctx, variant),
+    "setup.json",
+    want,
+    (have) => have === want,
+    "made with another setup (or none recorded)",
+  );
 }
 
 const DATA_FILE = "data.json";
 
-/** Whether the run root's recorded data (`data.json`) is this context's. */
+/** Whether a `data.json` text records this context's inputs (unreadable JSON: it does not). */
+function recordsData(ctx: Pick<ExperimentContext, "dataKey">, text: string): boolean {
+  try {
+    return JSON.parse(text).dataKey === ctx.dataKey;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the run root's recorded inputs (`data.json`) are this context's. */
 async function runRootHolds(ctx: Pick<ExperimentContext, "runRoot" | "dataKey">): Promise<boolean> {
   const have = await Deno.readTextFile(join(ctx.runRoot, DATA_FILE)).catch(() => null);
-  return have !== null && JSON.parse(have).dataKey === ctx.dataKey;
+  return have !== null && recordsData(ctx, have);
 }
 
 /**
- * Make the run root belong to this context's data: runs (and the shared CAM baseline) made
- * from other data — a regenerated dataset, other anchors — are removed, then `data.json`
- * records the current data. A root without `data.json` is from before it was recorded and is
- * treated as other data.
+ * Make the run root belong to this context's inputs: runs (and the shared CAM baseline) made
+ * from other data — a regenerated dataset, other anchors, another encoder — are removed, then
+ * `data.json` records the current inputs. A root without `data.json` is from before it was
+ * recorded and is treated as other data.
  */
 async function claimRunRoot(ctx: ExperimentContext): Promise<void> {
-  if (await runRootHolds(ctx)) return;
-  if (await Deno.stat(ctx.runRoot).then(() => true, () => false)) {
-    console.error(`${ctx.runRoot}: runs made from other data (or unrecorded); starting over`);
-    await Deno.remove(ctx.runRoot, { recursive: true });
-  }
-  await Deno.mkdir(ctx.runRoot, { recursive: true });
-  await writeTextAtomic(
-    join(ctx.runRoot, DATA_FILE),
+  await claimFolder(
+    ctx.runRoot,
+    DATA_FILE,
     JSON.stringify({ dataKey: ctx.dataKey, description: ctx.description }, null, 1) + "\n",
+    (have) => recordsData(ctx, have),
+    "runs made from other data (or unrecorded)",
   );
+}
+
+/**
+ * Make `dir` a folder whose `file` `holds` what it should: when it records something else or
+ * nothing, the folder is removed (saying `why`) and made again with `file` = `content`.
+ */
+async function claimFolder(
+  dir: string,
+  file: string,
+  content: string,
+  holds: (recorded: string) => boolean,
+  why: string,
+): Promise<void> {
+  const have = await Deno.readTextFile(join(dir, file)).catch(() => null);
+  if (have !== null && holds(have)) return;
+  if (await Deno.stat(dir).then(() => true, () => false)) {
+    console.error(`${dir}: ${why}; starting over`);
+    await Deno.remove(dir, { recursive: true });
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await writeTextAtomic(join(dir, file), content);
 }
 
 /** Options of {@link runExperiments}. */
@@ -570,7 +600,7 @@ export async function loadExperimentModels(
   const dir = experimentRunDir(ctx, variant);
   const rounds = experimentOptions(ctx, variant).rounds ?? 1;
   const ckpt = join(dir, ...(rounds > 1 ? [`round${rounds}`] : []), "last.safetensors");
-  const camPath = join(ctx.runRoot, "cam.safetensors");
+  const camPath = camBaselinePath(ctx);
   for (const p of [ckpt, camPath]) {
     try {
       await Deno.stat(p);

@@ -21,6 +21,7 @@ import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { alignCueSet, featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
 import type { CueSet } from "../cues/cues.ts";
+import { flipMapHorizontal } from "../cues/sampler.ts";
 import {
   boxesAtThreshold,
   BoxEvaluator,
@@ -211,16 +212,6 @@ export interface EvaluateOptions {
   flipTta?: boolean;
 }
 
-/** Mirror a `size×size` map left–right. */
-function mirrorMap(map: Float32Array, size: number): Float32Array {
-  const out = new Float32Array(map.length);
-  for (let y = 0; y < size; y++) {
-    const row = y * size;
-    for (let x = 0; x < size; x++) out[row + x] = map[row + size - 1 - x];
-  }
-  return out;
-}
-
 /** Metrics plus timing of one evaluation. */
 export interface EvaluationResult {
   metrics: BoxMetrics;
@@ -277,7 +268,7 @@ export async function evaluateHead(
         const f = gatherTokens(features, flipView, part);
         const resF = localizeTokens(head, f, part.length, features, lo);
         res.forEach((r, i) => {
-          const m = mirrorMap(resF[i].map, 224);
+          const m = flipMapHorizontal(resF[i].map, 224, 224);
           for (let p = 0; p < m.length; p++) m[p] = (m[p] + r.map[p]) / 2;
           r.map = normalizeScoremap(m);
           r.scores = r.scores.map((v, k) => (v + resF[i].scores[k]) / 2);

@@ -37,7 +37,7 @@ import {
   headCueSource,
   pcaCueSource,
 } from "../cues/sources.ts";
-import { extractFeatures } from "./features.ts";
+import { extractFeatures, hashCacheKey } from "./features.ts";
 import { extractAttentionCues, extractCamCues } from "./cue_cache.ts";
 import { type CamTrainInput, readCamHead, trainCamHead, writeCamHead } from "./cam.ts";
 import { type TrainConfigInput, type TrainResult, trainTedLoc } from "./trainer.ts";
@@ -162,7 +162,7 @@ async function cachedCamHead(
   const key = JSON.stringify({
     config,
     tokens: [features.encoderId, features.grid, features.dim, features.ids.length],
-    fit: await digest((ids ?? features.ids).join("\n")),
+    fit: await hashCacheKey(ids ?? features.ids),
   });
   if (path && (await Deno.stat(path).then(() => true, () => false))) {
     const cached = await readCamHead(path, key);
@@ -171,11 +171,6 @@ async function cachedCamHead(
   const { cam } = await trainCamHead(features, labels, input);
   if (path) await writeCamHead(path, cam, key);
   return cam;
-}
-
-async function digest(text: string): Promise<string> {
-  const h = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function labelsFor(ids: string[], ...metas: WsolMetadata[]): Int32Array {
@@ -249,17 +244,6 @@ async function buildCues(
   return sums.length === 1 ? sums[0] : combineCueSets(sums, "mean");
 }
 
-/**
- * Run the experiment. The caller disposes `result.model` and `result.cam`.
- *
- * @example
- * ```ts
- * const ds = await ensureDefaultDataset();
- * const r = await runTedLocPipeline({ dataset: ds, encoder: await defaultEncoder(),
- *   classifier: await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR), anchors: await readAnchors(ds.anchorsPath!) });
- * console.table(r.rows.map((x) => ({ method: x.method, ...x.metrics })));
- * ```
- */
 /** What every run of a pipeline setup starts from: tokens, labels, the CAM baseline, cues. */
 interface PreparedInputs {
   recipe: string;
@@ -382,6 +366,17 @@ function makeClock(timings: Record<string, number>): Clock {
   };
 }
 
+/**
+ * Run the experiment. The caller disposes `result.model` and `result.cam`.
+ *
+ * @example
+ * ```ts
+ * const ds = await ensureDefaultDataset();
+ * const r = await runTedLocPipeline({ dataset: ds, encoder: await defaultEncoder(),
+ *   classifier: await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR), anchors: await readAnchors(ds.anchorsPath!) });
+ * console.table(r.rows.map((x) => ({ method: x.method, ...x.metrics })));
+ * ```
+ */
 export async function runTedLocPipeline(opts: PipelineOptions): Promise<PipelineResult> {
   const { dataset, encoder } = opts;
   const evalSplit = opts.evalSplit ?? "test";

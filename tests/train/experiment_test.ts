@@ -136,6 +136,9 @@ Deno.test("experiments: run records are read only when made by this setup and ev
     // runs made from other data (a regenerated dataset, other anchors) are not this context's
     const other = { ...ctx, dataKey: "data-2" } as ExperimentContext;
     assertEquals(await readExperimentRecord(other, "ortho-qr"), null, "other data");
+    await Deno.writeTextFile(join(dir, "data.json"), "{not json");
+    assertEquals(await readExperimentRecord(ctx, "ortho-qr"), null, "unreadable data.json");
+    await Deno.writeTextFile(join(dir, "data.json"), JSON.stringify({ dataKey: "data-1" }));
     assert(m.flipTta && !o.flipTta, "main adds flip rows, ablations do not");
     await Deno.writeTextFile(path, "{not json");
     const bad = await assertRejects(() => readExperimentRecord(ctx, "ortho-none"), "results.json");
