@@ -27,7 +27,7 @@ import type { TedLocModel } from "../model/tedloc.ts";
 import type { CueSet } from "../cues/cues.ts";
 import { headCueSource } from "../cues/sources.ts";
 import { type BoxMetrics, centerGaussianMap } from "../metrics/mod.ts";
-import { computedPart } from "../config/identity.ts";
+import { computedPart, RUN_RECORD_VERSION } from "../config/identity.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { extractFeatures } from "./features.ts";
 import { buildCues, parseCueRecipe } from "./cue_recipe.ts";
@@ -169,6 +169,7 @@ async function prepareInputs(
       stage: "cam",
       key: {
         dataKey: inputs.dataKey,
+        version: RUN_RECORD_VERSION,
         cam: camInput,
         tokens: [train.encoderId, train.grid, train.dim, train.ids.length],
         fitIds,
@@ -224,7 +225,7 @@ export async function warmPipelineCaches(
 /** What training depends on: the config without its labels, evaluation and round count. */
 function trainingIdentity(cfg: RunConfig, dataKey: string, round: number) {
   const { eval: _e, ...rest } = computedPart(cfg);
-  return { ...rest, train: { ...rest.train, rounds: null }, dataKey, round };
+  return { ...rest, train: { ...rest.train, rounds: null }, dataKey, round, RUN_RECORD_VERSION };
 }
 
 /** Train round `round` (a cached stage: a finished round is read back, an unfinished one resumed). */
