@@ -65,7 +65,10 @@ const SPEC = {
       ]),
     ),
     out: { type: "string" as const, help: "run folder (default runs/<data>/<run key>/)" },
-    workers: { type: "string" as const, help: "feature extraction workers", default: "2" },
+    workers: {
+      type: "string" as const,
+      help: "feature extraction workers (default: one per core)",
+    },
     force: { type: "boolean" as const, help: "run again even when finished" },
   },
 };
@@ -86,8 +89,8 @@ function flagOverrides(values: Record<string, unknown>): { layer: ConfigLayer; w
 async function main(args: string[]): Promise<void> {
   const a = parseCli(args, SPEC);
   if (!a) return;
-  const workers = Number(a.values.workers);
-  if (!Number.isInteger(workers) || workers < 1) {
+  const workers = a.values.workers === undefined ? undefined : Number(a.values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
     throw new UsageError(`--workers must be a positive integer, got '${a.values.workers}'`);
   }
   const cfg = await resolveRunConfig({

@@ -43,7 +43,7 @@ import { camTrainInput, trainConfigInput } from "./run_config.ts";
 export interface PipelineOptions {
   /** Parent of the stage caches and features (default `<project>/data/cache`). */
   cacheDir: string;
-  /** Feature/cue extraction workers. */
+  /** Feature/cue extraction workers (default: one per core). */
   workers?: number;
   progress?: ProgressOptions | false;
   /** Stop between steps; the last finished epoch's checkpoint stays resumable. */
@@ -113,6 +113,11 @@ function makeClock(timings: Record<string, number>): Clock {
   };
 }
 
+/** Extraction workers by default: one per core (each runs a single-threaded wasm model). */
+export function defaultExtractionWorkers(cores = navigator.hardwareConcurrency ?? 2): number {
+  return Math.max(1, cores);
+}
+
 function labelsFor(ids: string[], meta: WsolMetadata): Int32Array {
   return Int32Array.from(ids, (id) => {
     const y = meta.classLabels.get(id);
@@ -130,8 +135,9 @@ async function prepareInputs(
 ): Promise<PreparedInputs> {
   const { dataset, encoder } = inputs;
   const recipe = parseCueRecipe(cfg.cues.recipe);
+  const workers = opts.workers ?? defaultExtractionWorkers();
   const fq = {
-    workers: opts.workers,
+    workers,
     cacheDir: join(opts.cacheDir, "features"),
     progress: opts.progress,
   };
@@ -192,7 +198,7 @@ async function prepareInputs(
       encoder,
       classifier: inputs.classifier,
       cam,
-      workers: opts.workers,
+      workers,
       cacheDir: opts.cacheDir,
       progress: opts.progress,
     }, { ids: train.ids, grid: train.grid, labels, features: train }));
