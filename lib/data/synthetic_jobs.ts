@@ -6,7 +6,8 @@
  */
 import sharp from "sharp";
 import { join } from "node:path";
-import { Progress } from "../util/progress.ts";
+import { throwIfInterrupted } from "../util/interrupt.ts";
+import type { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import type { Box } from "./metadata.ts";
 import { hashInts, type SyntheticClass, type SyntheticConfig } from "./synthetic_classes.ts";
@@ -100,12 +101,17 @@ export async function runJobs(
     let next = 0;
     const lane = async () => {
       while (next < jobs.length) {
+        throwIfInterrupted(); // Ctrl-C also without a progress bar
         const k = next++;
         results[k] = await writeSyntheticJob(dir, jobs[k], classes[jobs[k].label], config, seed);
         bar?.tick();
       }
     };
-    await Promise.all([lane(), lane(), lane()]);
+    // wait for every lane to settle before failing, so no write lands in a folder the
+    // caller is already removing
+    const settled = await Promise.allSettled([lane(), lane(), lane()]);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     return results;
   }
   const pool = Array.from(
@@ -128,7 +134,12 @@ export async function runJobs(
         ) => {
           if (e.data.error) return reject(new Error(e.data.error));
           e.data.results!.forEach((r, i) => (results[e.data.from + i] = r));
-          bar?.tick(e.data.results!.length);
+          try {
+            bar?.tick(e.data.results!.length);
+            throwIfInterrupted(); // Ctrl-C: no further chunk is sent
+          } catch (err) {
+            return reject(err);
+          }
           send();
         };
         w.onerror = (e) => {

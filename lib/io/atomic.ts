@@ -1,10 +1,12 @@
 /**
  * Atomic writes: data goes to a temporary sibling first and is renamed into place, so a
- * crash or a failed validation never leaves a half-written output behind.
+ * crash or a failed validation never leaves a half-written output behind. Temporaries are
+ * registered with lib/util/interrupt.ts, so Ctrl-C (even a second, immediate one) removes them.
  *
  * @module
  */
 import { dirname } from "node:path";
+import { registerTempPath } from "../util/interrupt.ts";
 
 function tempSibling(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
@@ -23,12 +25,15 @@ function tempSibling(path: string): string {
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
+  const forget = registerTempPath(tmp);
   try {
     await Deno.writeFile(tmp, data);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
+  } finally {
+    forget();
   }
 }
 
@@ -61,11 +66,13 @@ export async function writeDirAtomic(
 ): Promise<void> {
   await Deno.mkdir(dirname(dir), { recursive: true });
   const tmp = tempSibling(dir);
-  await Deno.mkdir(tmp, { recursive: true });
+  const forget = registerTempPath(tmp);
   try {
+    await Deno.mkdir(tmp, { recursive: true });
     await fill(tmp);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    forget();
     throw err;
   }
   const old = tempSibling(dir) + "-old";
@@ -74,8 +81,13 @@ export async function writeDirAtomic(
     await Deno.rename(dir, old);
     moved = true;
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (!(err instanceof Deno.errors.NotFound)) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      forget();
+      throw err;
+    }
   }
   await Deno.rename(tmp, dir);
+  forget();
   if (moved) await Deno.remove(old, { recursive: true });
 }

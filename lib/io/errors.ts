@@ -67,3 +67,71 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
 export async function readInputText(path: string): Promise<string> {
   return new TextDecoder().decode(await readInputFile(path));
 }
+
+/**
+ * An output that cannot be written (exists as the wrong kind, read-only file system,
+ * permission denied, disk full). An {@link InputError} too, so every task prints it as one
+ * line `path: cannot write: cause` and exits 1.
+ *
+ * @example
+ * ```ts
+ * throw new OutputError("/tmp/f", "it exists and is not a folder");
+ * // message: "/tmp/f: cannot write: it exists and is not a folder"
+ * ```
+ */
+export class OutputError extends InputError {
+  constructor(path: string, cause: string) {
+    super(`cannot write: ${cause}`, { file: path });
+    this.name = "OutputError";
+  }
+}
+
+/** The causes of file-system errors by errno code, in words a user acts on. */
+const FS_CAUSES: Record<string, string> = {
+  EEXIST: "it already exists",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "it is a folder",
+  ENOTEMPTY: "a folder is in the way (not empty)",
+  EROFS: "read-only file system (EROFS)",
+  EACCES: "permission denied (EACCES)",
+  EPERM: "operation not permitted (EPERM)",
+  ENOSPC: "no space left on device (ENOSPC)",
+  EDQUOT: "disk quota exceeded (EDQUOT)",
+  ENOENT: "no such file or folder",
+  ENAMETOOLONG: "the name is too long",
+  EMFILE: "too many open files",
+  EIO: "input/output error (EIO)",
+  EXDEV: "cannot move across file systems (EXDEV)",
+};
+
+/** The parts of a Deno file-system error, or null when `err` is not one. */
+export function fsErrorParts(
+  err: unknown,
+): { code: string; cause: string; op?: string; path?: string } | null {
+  if (!(err instanceof Error)) return null;
+  const code = (err as { code?: unknown }).code;
+  // Deno's messages read "<strerror> (os error N): <op> '<path>'[ -> '<path2>']"
+  const m = /\(os error \d+\)(?:: (\w+) '([^']*)')?/.exec(err.message);
+  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) {
+    if (!m) return null;
+  }
+  const c = typeof code === "string" ? code : "";
+  const cause = FS_CAUSES[c] ?? err.message.replace(/ \(os error \d+\).*$/, "").toLowerCase();
+  return { code: c, cause, op: m?.[1], path: m?.[2] };
+}
+
+/**
+ * One line for a file-system error: `path: cannot <op>: cause` (null when `err` is not a
+ * file-system error). `runCli` prints it instead of a stack trace.
+ *
+ * @example
+ * ```ts
+ * describeFsError(err); // "/sys/x: cannot mkdir: operation not permitted (EPERM)"
+ * ```
+ */
+export function describeFsError(err: unknown): string | null {
+  const p = fsErrorParts(err);
+  if (!p) return null;
+  const what = p.op ? `cannot ${p.op}` : "file-system error";
+  return p.path ? `${p.path}: ${what}: ${p.cause}` : `${what}: ${p.cause}`;
+}
