@@ -21,9 +21,9 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
     return await Deno.stat(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    if (err instanceof Deno.errors.NotADirectory) {
-      throw new OutputError(path, "a part of the path is a file, not a folder");
+    // ENOTDIR: a file further up; walking up finds and names it
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return null;
     }
     throw asOutputError(err, path);
   }
