@@ -1,8 +1,11 @@
 import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { cubRootFromEnv, ensurePreparedCub, prepareCub } from "../../lib/data/cub.ts";
-import { loadDataset } from "../../lib/data/dataset.ts";
-import { assertDatasetImagesDecode, findBadDatasetImages } from "../../lib/data/loader.ts";
+import {
+  assertDatasetImagesDecode,
+  findBadDatasetImages,
+  loadDataset,
+} from "../../lib/data/dataset.ts";
 import { readMetadata } from "../../lib/data/metadata.ts";
 import { InputError } from "../../lib/io/errors.ts";
 import { projectPath, sharedDataPath } from "../../lib/util/paths.ts";
@@ -224,6 +227,7 @@ Deno.test("prepareCub: a truncated JPEG is found by the decode check (libvips' r
   const found = await findBadDatasetImages(ds);
   assertEquals(found.map((b) => [b.split, b.id]), [["test", "002.Blue_Bird/d.jpg"]]);
   await assertRejects(() => assertDatasetImagesDecode(ds), bad, "premature end of JPEG image");
+  await assertRejects(() => loadDataset(h.out, { checkImages: true }), bad, "premature end");
 });
 
 Deno.test("prepare-cub task: one error line with file:line, exit 1; --help exits 0", async () => {
