@@ -126,3 +126,32 @@ Deno.test("intFlag/floatFlag: ranges checked, one line naming the flag", () => {
   assertEquals(intFlag(parseCli([], spec)!, "topk", { min: 1 }), 5, "default");
   assertEquals(floatFlag(parseCli([], spec)!, "lr"), undefined, "absent");
 });
+
+Deno.test({
+  name: "atomic writers: a file-system failure names the output (not its temporary) and the cause",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const { writeDirAtomic, writeFileAtomic } = await import("../../lib/io/atomic.ts");
+    const e = await assertRejects(
+      () => writeFileAtomic("/sys/tedloc-x/y.json", new Uint8Array(1)),
+      "/sys/tedloc-x/y.json: cannot write: ",
+    );
+    assert(e instanceof OutputError && !e.message.includes(".tmp-"), e.message);
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(join(dir, "f"), "");
+      // inside the fill, a file is in the way of a sub-folder: named under the final folder
+      await assertRejects(
+        () =>
+          writeDirAtomic(join(dir, "out"), async (tmp) => {
+            await Deno.writeTextFile(join(tmp, "a"), "");
+            await Deno.writeTextFile(join(tmp, "a", "b"), "");
+          }),
+        `${join(dir, "out", "a", "b")}: cannot write: `,
+      );
+      assertEquals([...Deno.readDirSync(dir)].map((x) => x.name), ["f"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
