@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { basename, join } from "node:path";
 import { initBackend } from "../lib/backend/mod.ts";
-import { InputError } from "../lib/io/errors.ts";
+import { fsErrorParts, InputError, OutputError } from "../lib/io/errors.ts";
 import {
   type CliArgs,
   floatFlag,
@@ -134,6 +134,16 @@ async function loadLocalizer(a: CliArgs, ckpt: string, topk: number) {
   return { model, encoder };
 }
 
+/** Write a staged output; a disk-full or similar failure names the file in `out`. */
+async function stageWrite(stage: string, out: string, name: string, bytes: Uint8Array) {
+  try {
+    await Deno.writeFile(join(stage, name), bytes);
+  } catch (err) {
+    const p = fsErrorParts(err);
+    throw p ? new OutputError(join(out, name), p.cause) : err;
+  }
+}
+
 /**
  * Move every staged file into `out` (overwriting earlier results of the same names): the
  * outputs appear together, after all images succeeded.
@@ -177,7 +187,7 @@ async function main(args: string[]): Promise<void> {
       while (used.has(name)) name += "_";
       used.add(name);
       const png = await heatmapOverlayPng(im.rgb, r.map, { predBoxes: [r.boxes[0]] });
-      await Deno.writeFile(join(stage, `${name}.png`), png);
+      await stageWrite(stage, out, `${name}.png`, png);
       const sx = im.width / 224, sy = im.height / 224;
       const b = r.boxes[0];
       report.push({
@@ -197,7 +207,8 @@ async function main(args: string[]): Promise<void> {
         }${im.warning ? " (see warning)" : ""}`,
       );
     }
-    await Deno.writeTextFile(join(stage, "localize.json"), JSON.stringify(report, null, 2) + "\n");
+    const json = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");
+    await stageWrite(stage, out, "localize.json", json);
     await publish(stage, out);
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});

@@ -104,11 +104,43 @@ const FS_CAUSES: Record<string, string> = {
   EXDEV: "cannot move across file systems (EXDEV)",
 };
 
-/** The parts of a Deno file-system error, or null when `err` is not one. */
+/** errno codes of the `strerror` texts libvips (sharp) puts in its messages. */
+const STRERROR_CODES: Record<string, string> = {
+  "No space left on device": "ENOSPC",
+  "Read-only file system": "EROFS",
+  "Permission denied": "EACCES",
+  "Operation not permitted": "EPERM",
+  "Not a directory": "ENOTDIR",
+  "Is a directory": "EISDIR",
+  "Disk quota exceeded": "EDQUOT",
+  "No such file or directory": "ENOENT",
+  "Input/output error": "EIO",
+};
+
+/**
+ * A libvips (sharp) write failure — `"<path>: unable to open for write\nsystem error:
+ * Permission denied…"` or `"<path>: write error\nsystem error: No space left on device…"` —
+ * as file-system error parts, or null.
+ */
+function vipsErrorParts(
+  message: string,
+): { code: string; cause: string; op: string; path: string } | null {
+  const m = /^(.+?): (unable to open for write|write error)\nsystem error: ([^\n]+)/.exec(message);
+  const code = m ? STRERROR_CODES[m[3]] : undefined;
+  if (!m || !code) return null;
+  return { code, cause: FS_CAUSES[code] ?? m[3].toLowerCase(), op: "write", path: m[1] };
+}
+
+/**
+ * The parts of a file-system error (Deno's, or a libvips write failure from sharp), or null
+ * when `err` is not one.
+ */
 export function fsErrorParts(
   err: unknown,
 ): { code: string; cause: string; op?: string; path?: string } | null {
   if (!(err instanceof Error)) return null;
+  const vips = vipsErrorParts(err.message ?? "");
+  if (vips) return vips;
   const code = (err as { code?: unknown }).code;
   // Deno's messages read "<strerror> (os error N): <op> '<path>'[ -> '<path2>']"
   const m = /\(os error \d+\)(?:: (\w+) '([^']*)')?/.exec(err.message);

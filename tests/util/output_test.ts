@@ -70,6 +70,15 @@ Deno.test("describeFsError / cliErrorLine: EROFS, EACCES, ENOSPC, EEXIST as one 
     line: "error: /tmp/f: cannot mkdir: it already exists",
     code: 1,
   });
+  // sharp (libvips) write failures carry strerror text instead of a code
+  const vips = new Error(
+    "/d/x.png: write error\nsystem error: No space left on device\nwbuffer_write: write failed",
+  );
+  assertEquals(describeFsError(vips), "/d/x.png: cannot write: no space left on device (ENOSPC)");
+  const vipsRo = new Error(
+    "/d/x.png: unable to open for write\nsystem error: Read-only file system",
+  );
+  assertEquals(describeFsError(vipsRo), "/d/x.png: cannot write: read-only file system (EROFS)");
   assertEquals(describeFsError(new Error("boom")), null);
   assertEquals(cliErrorLine(new Error("boom")), null, "a bug keeps its stack");
   assertEquals(cliErrorLine(new UsageError("x"))?.code, 2);
