@@ -63,8 +63,11 @@ export const BIRD_ATTRIBUTES = {
   wing: ["plain", "striped", "spotted", "checkered"],
 } as const;
 
+/** A head colour (one of {@link BIRD_ATTRIBUTES}.head). */
 export type HeadColour = (typeof BIRD_ATTRIBUTES.head)[number];
+/** A crest shape (one of {@link BIRD_ATTRIBUTES}.crest). */
 export type Crest = (typeof BIRD_ATTRIBUTES.crest)[number];
+/** A wing pattern (one of {@link BIRD_ATTRIBUTES}.wing). */
 export type WingPattern = (typeof BIRD_ATTRIBUTES.wing)[number];
 
 /** One synthetic class. */

@@ -86,6 +86,12 @@ export async function writeSyntheticJob(
   return { id: job.id, width, height, box: s.box };
 }
 
+/**
+ * Render and write `jobs` under `dir`: on this thread (three lanes, so PNG encoding overlaps
+ * rendering) when `workers` is 0, else in a pool of workers fed small chunks. Results come
+ * back in job order. Ctrl-C (lib/util/interrupt.ts) stops it between images (on this thread,
+ * nothing is still writing when it rejects; workers are terminated).
+ */
 export async function runJobs(
   dir: string,
   jobs: SyntheticJob[],

@@ -62,6 +62,22 @@ export async function writeTextAtomic(path: string, text: string): Promise<void>
 }
 
 /**
+ * Remove a temporary folder that a just-stopped writer (a terminated worker's last file) may
+ * still be adding to: retry a few times instead of leaving it behind.
+ */
+async function removeSettled(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      await Deno.remove(path, { recursive: true });
+      return;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+    }
+  }
+}
+
+/**
  * Fill a directory atomically: `fill` writes into a fresh temporary folder which then
  * replaces `dir` (an existing `dir` is removed only after `fill` succeeded).
  *
@@ -87,7 +103,7 @@ export async function writeDirAtomic(
     });
     await fill(tmp);
   } catch (err) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await removeSettled(tmp);
     forget();
     // a write failure inside the temporary folder names the file it was meant to become
     const p = fsErrorParts(err);
