@@ -109,6 +109,7 @@ export async function runConfig(
     dir,
     key: { runKey: key },
     force: opts.force,
+    whenBusy: "refuse",
     read: readRecordFile,
     compute: async (d) => {
       await writeTextAtomic(join(d, "config.json"), JSON.stringify(cfg, null, 2) + "\n");

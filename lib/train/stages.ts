@@ -10,6 +10,8 @@
 import { join } from "node:path";
 import { writeTextAtomic } from "../io/atomic.ts";
 import { InputError } from "../io/errors.ts";
+import { acquireLock, LockBusyError, type RunLock } from "../util/lock.ts";
+import { throwIfInterrupted } from "../util/interrupt.ts";
 import { canonicalJson, contentKey } from "../config/identity.ts";
 
 const MARKER = "stage.json";
@@ -30,6 +32,11 @@ export interface StageSpec<T> {
   force?: boolean;
   /** Use this folder instead of `<root>/<stage>/<hash>` (a folder the user named). */
   dir?: string;
+  /**
+   * When another process holds the folder: `wait` for its result (default; shared stages) or
+   * `refuse` with one line naming it (a run folder the user named).
+   */
+  whenBusy?: "wait" | "refuse";
 }
 
 /** The folder of a stage: `<root>/<stage>/<hash of key>`. */
@@ -49,6 +56,8 @@ export async function stageFinished(dir: string, key: unknown): Promise<boolean>
 
 /**
  * The stage's result: read when finished with this key, else computed (and marked finished).
+ * A process computing a stage holds its folder's lock; another process that needs the same
+ * stage (two runs sharing a training round) waits for it and then reads the result.
  *
  * @example
  * ```ts
@@ -59,7 +68,32 @@ export async function stageFinished(dir: string, key: unknown): Promise<boolean>
  */
 export async function cachedStage<T>(spec: StageSpec<T>): Promise<T> {
   const dir = spec.dir ?? await stageDir(spec.root, spec.stage, spec.key);
-  if (!spec.force && (await stageFinished(dir, spec.key))) return await spec.read(dir);
+  let force = spec.force ?? false;
+  for (;;) {
+    if (!force && (await stageFinished(dir, spec.key))) return await spec.read(dir);
+    let lock: RunLock;
+    try {
+      lock = acquireLock(dir);
+    } catch (err) {
+      if (!(err instanceof LockBusyError) || spec.whenBusy === "refuse") throw err;
+      await new Promise((r) => setTimeout(r, WAIT_MS)); // another process computes it
+      throwIfInterrupted();
+      force = false; // what the other process computes is the forced result
+      continue;
+    }
+    try {
+      // finished while we waited for the lock: read it
+      if (!force && (await stageFinished(dir, spec.key))) return await spec.read(dir);
+      return await computeLocked(spec, dir);
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+const WAIT_MS = 2000;
+
+async function computeLocked<T>(spec: StageSpec<T>, dir: string): Promise<T> {
   const have = await Deno.readTextFile(join(dir, MARKER)).then(
     (t) => JSON.parse(t).key,
     () => null,
@@ -71,7 +105,6 @@ export async function cachedStage<T>(spec: StageSpec<T>): Promise<T> {
       { file: dir },
     );
   }
-  await Deno.mkdir(dir, { recursive: true });
   const marker = (done: boolean) =>
     writeTextAtomic(
       join(dir, MARKER),

@@ -25,6 +25,17 @@ export interface LockInfo {
   command: string;
 }
 
+/** The folder is locked by another live process (callers may wait and retry). */
+export class LockBusyError extends InputError {
+  /** The other owner. */
+  readonly owner: LockInfo;
+  constructor(reason: string, dir: string, owner: LockInfo) {
+    super(reason, { file: dir });
+    this.name = "LockBusyError";
+    this.owner = owner;
+  }
+}
+
 /** A held lock. */
 export interface RunLock {
   /** The lock file. */
@@ -123,10 +134,11 @@ export function acquireLock(dir: string, opts: AcquireLockOptions = {}): RunLock
       throw new InputError("this process already holds the lock", { file: path });
     }
     if (other && lockOwnerAlive(other)) {
-      throw new InputError(
+      throw new LockBusyError(
         `in use by another run (PID ${other.pid} on ${other.hostname} since ${other.started}: ` +
           `${other.command})${opts.hint ? `; ${opts.hint}` : ""}`,
-        { file: dir },
+        dir,
+        other,
       );
     }
     // stale (or unreadable, e.g. a crash mid-write): move it aside atomically, then retry;

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { spawnDeno } from "../util/child.ts";
 import { cachedStage, stageDir } from "../../lib/train/stages.ts";
 
 Deno.test("cachedStage: computes once per key, reuses finished stages, redoes unfinished ones", async () => {
@@ -32,6 +33,38 @@ Deno.test("cachedStage: computes once per key, reuses finished stages, redoes un
       () => cachedStage({ ...spec({ a: 9 }), dir }),
       "holds the results of another config",
     );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("cachedStage: a stage another process is computing is waited for (shared stages) or refused (run folders)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tedloc-stage-" });
+  try {
+    const key = { shared: 1 };
+    const dir = await stageDir(root, "demo", key);
+    const holder = spawnDeno(new URL("../util/fixtures/lock_child.ts", import.meta.url), [dir]);
+    await holder.waitFor("locked");
+    const spec = {
+      root,
+      stage: "demo",
+      key,
+      read: async (d: string) => await Deno.readTextFile(join(d, "out.txt")),
+      compute: async (d: string) => {
+        await Deno.writeTextFile(join(d, "out.txt"), "mine");
+        return "mine";
+      },
+    };
+    await assertRejects(
+      () => cachedStage({ ...spec, whenBusy: "refuse" }),
+      "in use by another run",
+    );
+    const t0 = performance.now();
+    const waiting = cachedStage(spec);
+    setTimeout(() => holder.proc.kill("SIGINT"), 1500);
+    assertEquals(await waiting, "mine", "computed once the holder let go");
+    assert(performance.now() - t0 >= 1400, "it waited");
+    await holder.finish();
   } finally {
     await Deno.remove(root, { recursive: true });
   }
