@@ -7,7 +7,10 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
-import { numberFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { intFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { setResumeHint } from "../lib/util/interrupt.ts";
+import { checkOutputDir, checkOutputFile } from "../lib/util/output.ts";
+import { projectPath } from "../lib/util/paths.ts";
 import type { DatasetProfile } from "../lib/config/schema.ts";
 import { tableMarkdown } from "../lib/viz/table.ts";
 import { measuredTable1Rows, TABLE1_COLUMNS } from "../lib/report/tables.ts";
@@ -94,10 +97,10 @@ async function main(args: string[]): Promise<void> {
     for (const g of group as ExperimentVariant[]) if (!variants.includes(g)) variants.push(g);
   }
   const seeds = parseSeeds(cli.values.seeds as string);
-  const parallel = numberFlag(cli, "parallel");
-  if (parallel !== undefined && (!Number.isInteger(parallel) || parallel < 1)) {
-    throw new UsageError(`--parallel must be a positive integer, got '${cli.values.parallel}'`);
-  }
+  const parallel = intFlag(cli, "parallel", { min: 1 });
+  await checkOutputDir((cli.values["runs-dir"] as string | undefined) ?? projectPath("runs"));
+  if (cli.values.json) await checkOutputFile(cli.values.json as string);
+  setResumeHint("run the same command again: finished runs are kept, the others resume");
   const t0 = performance.now();
   const load = (seed: number) =>
     loadExperiment(kind as ExperimentDataset, {

@@ -8,7 +8,10 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
-import { parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { intFlag, parseCli, runCli } from "../lib/util/cli.ts";
+import { interruptSignal, setResumeHint } from "../lib/util/interrupt.ts";
+import { checkOutputDir } from "../lib/util/output.ts";
+import { projectPath } from "../lib/util/paths.ts";
 import { type ConfigLayer, resolveRunConfig, setLayer } from "../lib/config/resolve.ts";
 import { experimentConfigFile } from "../lib/train/experiment.ts";
 import { runConfig } from "../lib/train/run.ts";
@@ -89,28 +92,22 @@ function flagOverrides(values: Record<string, unknown>): { layer: ConfigLayer; w
 async function main(args: string[]): Promise<void> {
   const a = parseCli(args, SPEC);
   if (!a) return;
-  const workers = a.values.workers === undefined ? undefined : Number(a.values.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
-    throw new UsageError(`--workers must be a positive integer, got '${a.values.workers}'`);
-  }
+  const workers = intFlag(a, "workers", { min: 1 });
   const cfg = await resolveRunConfig({
     file: (a.values.config as string | undefined) ?? experimentConfigFile("default", "main"),
     profile: (a.values.profile as string | undefined) ?? Deno.env.get("TEDLOC_PROFILE"),
     overrides: flagOverrides(a.values),
     set: a.values.set as string[] | undefined,
   });
+  const out = a.values.out as string | undefined;
+  await checkOutputDir(out ?? projectPath("runs")); // before any slow work
   await initBackend();
-  const stop = new AbortController();
-  const onInterrupt = () => {
-    console.error("\ninterrupt: stopping after this step (run the same command again to resume)");
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  setResumeHint("run the same command again: training resumes from its last finished epoch");
   try {
     const { record, dir } = await runConfig(cfg, {
-      runDir: a.values.out as string | undefined,
+      runDir: out,
       workers,
-      signal: stop.signal,
+      signal: interruptSignal(),
       force: !!a.values.force,
     });
     console.log(
@@ -132,7 +129,6 @@ async function main(args: string[]): Promise<void> {
     }
     console.log(`run folder: ${dir} (config.json, results.json, last.safetensors, scoremaps/)`);
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
     await disposeRunInputs();
   }
 }

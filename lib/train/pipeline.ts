@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
+import { InterruptedError } from "../util/interrupt.ts";
 import { Rng } from "../util/rng.ts";
 import type { ProgressOptions } from "../util/progress.ts";
 import type { WsolMetadata } from "../data/metadata.ts";
@@ -273,10 +274,11 @@ async function fitRound(
         },
       );
       if (opts.signal?.aborted) {
+        // the last finished epoch's checkpoint stays in this stage's folder: a rerun resumes it
         r.model.dispose();
-        throw new InputError(
-          `interrupted after epoch ${r.epochsDone}: run the same command again to resume`,
-        );
+        throw opts.signal.reason instanceof Error
+          ? opts.signal.reason
+          : new InterruptedError("SIGINT");
       }
       return { model: r.model, config: r.config, history: r.history };
     },

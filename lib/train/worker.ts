@@ -7,6 +7,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { InputError } from "../io/errors.ts";
+import { runCli } from "../util/cli.ts";
+import { interruptSignal } from "../util/interrupt.ts";
 import { projectPath } from "../util/paths.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { runKey } from "../config/identity.ts";
@@ -150,15 +152,13 @@ async function childMain(): Promise<void> {
   const text = await new Response(Deno.stdin.readable).text();
   const job = JSON.parse(text) as RunJob;
   await initBackend();
-  const stop = new AbortController();
-  Deno.addSignalListener("SIGINT", () => stop.abort());
   try {
     if (job.mode === "warm") {
       const t = await warmRunCaches(job.config, job);
       const stages = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
       console.error(`shared inputs ready: ${stages}`);
     } else {
-      const { dir } = await runConfig(job.config, { ...job, signal: stop.signal });
+      const { dir } = await runConfig(job.config, { ...job, signal: interruptSignal() });
       console.error(`done: ${dir}`);
     }
   } finally {
@@ -166,11 +166,4 @@ async function childMain(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    await childMain();
-  } catch (err) {
-    console.error(err instanceof InputError ? `error: ${err.message}` : err);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli(childMain);
