@@ -90,6 +90,21 @@ Deno.test("fit: divergence names epoch and step and keeps the last good checkpoi
   }
 });
 
+Deno.test("fit: bad epochs, batch size or an empty training set are input errors", async () => {
+  await initBackend("wasm");
+  const head = toyHead();
+  await assertRejects(
+    () => fit(head, fitData, { ...base, batchSize: 0 }),
+    "batchSize must be a positive integer, got 0",
+  );
+  await assertRejects(
+    () => fit(head, fitData, { ...base, epochs: 1.5 }),
+    "epochs must be a positive integer",
+  );
+  await assertRejects(() => fit(head, { ...fitData, rows: [] }, base), "no training images");
+  head.params.get("w")!.dispose();
+});
+
 Deno.test("fit: views drawn per image before the head's own draws; flips flagged; abort keeps finished epochs", async () => {
   await initBackend("wasm");
   const seen: FitBatch[] = [];
