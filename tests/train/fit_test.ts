@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { Rng } from "../../lib/util/rng.ts";
@@ -12,7 +13,12 @@ import {
   type FitSnapshot,
 } from "../../lib/train/fit.ts";
 import { DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE } from "../../lib/train/optim.ts";
-import { makeSyntheticTokens, trainCamHead, trainTedLoc } from "../../lib/train/mod.ts";
+import {
+  makeSyntheticTokens,
+  readCheckpoint,
+  trainCamHead,
+  trainTedLoc,
+} from "../../lib/train/mod.ts";
 import { readNamed } from "../../lib/model/units.ts";
 
 const data = makeSyntheticTokens({
@@ -196,5 +202,44 @@ Deno.test("fit: no synchronous reads; losses read once per epoch, not per step (
     cam.dispose();
   } finally {
     Object.assign(proto, saved);
+  }
+});
+
+Deno.test("trainTedLoc: a run that diverges after resuming names epoch/step and leaves the last good checkpoint on disk", async () => {
+  await initBackend("wasm");
+  const dir = await Deno.makeTempDir();
+  try {
+    const inputs = {
+      features: data.features,
+      labels: data.labels,
+      cues: data.objectnessCues,
+      anchors: data.anchors,
+    };
+    const cfg = { epochs: 3, batchSize: 5, model: { decoder: { hidden: 12 } } };
+    const first = await trainTedLoc(inputs, cfg, {
+      progress: false,
+      outDir: dir,
+      stopAfterEpochs: 1,
+    });
+    first.model.dispose();
+    // same encoder id and config, but every token is NaN: the first step of epoch 2 diverges
+    const bad = {
+      ...data.features,
+      tokens: new Float32Array(data.features.tokens.length).fill(NaN),
+    };
+    const path = join(dir, "last.safetensors");
+    await assertRejects(
+      () =>
+        trainTedLoc({ ...inputs, features: bad }, cfg, {
+          progress: false,
+          outDir: dir,
+          resume: true,
+        }),
+      "training diverged at epoch 2 step 1: loss NaN",
+      `last good checkpoint (epoch 1) is kept in ${path}`,
+    );
+    assertEquals((await readCheckpoint(path)).info.epoch, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
