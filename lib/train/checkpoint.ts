@@ -101,15 +101,20 @@ export function checkpointContentHash(
   return h.digest("hex");
 }
 
+/** Named weight arrays as a model hands them out. */
+type NamedWeightsLike = Record<string, SafeTensorInput>;
+
 /** Write a checkpoint atomically (with its content hash). */
 export async function writeCheckpoint(
   path: string,
-  model: TedLocModel,
+  model: Pick<TedLocModel, "anchors"> & {
+    getWeights(): NamedWeightsLike | Promise<NamedWeightsLike>;
+  },
   info: CheckpointInfo,
   optimizerState: NamedArrays = {},
 ): Promise<void> {
   const tensors: Record<string, SafeTensorInput> = {};
-  for (const [n, w] of Object.entries(model.getWeights())) tensors[n] = w;
+  for (const [n, w] of Object.entries(await model.getWeights())) tensors[n] = w;
   for (const [n, w] of Object.entries(optimizerState)) tensors[`optim.${n}`] = w;
   const a = model.anchors;
   tensors.anchors = { shape: [a.count, a.dim], data: a.vectors };

@@ -25,6 +25,7 @@ export { type BatchResult, type ExtractionTask, runExtraction } from "./extract.
 export * from "./optim.ts";
 export * from "./checkpoint.ts";
 export * from "./trainer.ts";
+export * from "./fit.ts";
 export * from "./cam.ts";
 export * from "./synthetic.ts";
 export * from "./localize.ts";

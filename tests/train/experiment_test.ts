@@ -78,7 +78,7 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
   assert(decode(bad.stderr).includes("--seeds takes non-negative integers"));
   const par = await task("experiment.ts", ["--parallel", "0"]);
   assertEquals(par.code, 2);
-  assert(decode(par.stderr).includes("--parallel must be a positive integer"));
+  assert(decode(par.stderr).includes("--parallel must be an integer ≥ 1, got '0'"));
   const dir = await Deno.makeTempDir({ prefix: "tedloc-seeds-" });
   try {
     const flags = ["--dataset", "default", "--profile", "ci", "--runs-dir", join(dir, "runs")];
