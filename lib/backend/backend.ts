@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { cacheWebgpuTensorsOnCpu, patchWebgpuBackend } from "./webgpu.ts";
 
 /** Backends the project supports. */
 export type BackendName = "wasm" | "webgpu" | "cpu";
@@ -125,7 +126,10 @@ let webgpuRegistered = false;
 
 /**
  * Initialise tfjs on the chosen backend and return its name. Calls `tf.enableProdMode()`.
- * Asking for `webgpu` explicitly also works on the llvmpipe fallback (slow, for tests).
+ * Asking for `webgpu` explicitly also works on a software adapter (llvmpipe/lavapipe: slow,
+ * for tests). On webgpu, read tensors with `await t.data()` only: a synchronous read throws
+ * (docs/webgpu.md). Switching away from webgpu first reads its live tensors back (one async
+ * read each) so they can move to the new backend.
  *
  * @example
  * ```ts
@@ -150,11 +154,16 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     await import("@tensorflow/tfjs-backend-webgpu");
     webgpuRegistered = true;
   }
-  if (tf.getBackend() !== name || !tf.engine().backend) {
+  const active = tf.getBackend();
+  if (active !== name || !tf.engine().backend) {
+    // Tensors left on webgpu move to the new backend synchronously on first use, which
+    // webgpu cannot do under Deno: read them back asynchronously now (webgpu.ts).
+    if (active === "webgpu") await cacheWebgpuTensorsOnCpu();
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`tfjs backend '${name}' failed to initialise`);
   }
   await tf.ready();
+  if (name === "webgpu") patchWebgpuBackend();
   return name;
 }
 
