@@ -5,7 +5,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import type { Box, WsolMetadata } from "../data/metadata.ts";
 import type { WsolDataset } from "../data/dataset.ts";
