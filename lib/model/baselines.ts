@@ -17,10 +17,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dense, matMul } from "../backend/matmul.ts";
+import { matMul } from "../backend/matmul.ts";
 import { Rng } from "../util/rng.ts";
 import { type AnchorSpace, fixedProjection } from "./anchor_space.ts";
 import { tedLocFlops, type TedLocModel } from "./tedloc.ts";
+import { camHeadFlops, vanillaHeadFlops } from "./flops.ts";
+import { initialParam, Linear, type NamedWeights, readNamed } from "./units.ts";
 
 /** What a localization head predicts for a batch of token maps. */
 export interface HeadPrediction {
@@ -93,37 +95,30 @@ export class CamHead implements LocalizationHead {
   readonly numClasses: number;
   readonly params: Map<string, tf.Variable>;
 
+  /** The linear classifier `cam.weight [d_in, C]`, `cam.bias [C]`. */
+  readonly fc: Linear;
+
   constructor(inDim: number, numClasses: number, seed = 0) {
     this.inDim = inDim;
     this.numClasses = numClasses;
+    this.fc = new Linear("cam", inDim, numClasses);
     const rng = new Rng(seed);
-    const bound = 1 / Math.sqrt(inDim);
-    const w = new Float32Array(inDim * numClasses).map(() => rng.uniform(-bound, bound));
-    this.params = new Map([
-      [
-        "cam.weight",
-        tf.variable(tf.tensor2d(w, [inDim, numClasses]), true, `cam/w/${crypto.randomUUID()}`),
-      ],
-      ["cam.bias", tf.variable(tf.zeros([numClasses]), true, `cam/b/${crypto.randomUUID()}`)],
-    ]);
+    this.params = new Map(this.fc.params.map((spec) => {
+      const value = tf.tensor(initialParam(spec, rng), spec.shape);
+      const v = tf.variable(value, true, `${spec.name}/${crypto.randomUUID()}`);
+      value.dispose();
+      return [spec.name, v];
+    }));
   }
 
   /** Per-patch class scores `[B, N, C]`. */
   patchScores(tokens: tf.Tensor3D): tf.Tensor3D {
-    return dense(
-      tokens,
-      this.params.get("cam.weight")!,
-      this.params.get("cam.bias")!,
-    ) as tf.Tensor3D;
+    return this.fc.apply(tokens, (n) => this.params.get(n)!) as tf.Tensor3D;
   }
 
   /** Image logits `[B, C]` (GAP then linear; equals the mean of the patch scores). */
   logits(tokens: tf.Tensor3D): tf.Tensor2D {
-    return dense(
-      tf.mean(tokens, 1),
-      this.params.get("cam.weight")!,
-      this.params.get("cam.bias")!,
-    ) as tf.Tensor2D;
+    return this.fc.apply(tf.mean(tokens, 1), (n) => this.params.get(n)!) as tf.Tensor2D;
   }
 
   /** CAM of the given class of each image `[B, N]`. */
@@ -148,29 +143,27 @@ export class CamHead implements LocalizationHead {
   }
 
   parameterCount(): number {
-    return this.inDim * this.numClasses + this.numClasses;
+    return this.fc.paramCount();
   }
 
   /** GAP (N·d_in adds) + classifier (2·d_in·C) + the CAM of one class (2·N·d_in). */
   flops(numPatches: number): number {
-    return numPatches * this.inDim + 2 * this.inDim * this.numClasses + 2 * numPatches * this.inDim;
+    return camHeadFlops(this.inDim, this.numClasses, numPatches);
   }
 
-  getWeights(): Record<string, { shape: number[]; data: Float32Array }> {
-    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [n, v] of this.params) {
-      out[n] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
-    }
-    return out;
+  /** Copy of the weights as plain arrays, read asynchronously. */
+  async getWeights(): Promise<NamedWeights> {
+    return await readNamed(this.params);
   }
 
-  setWeights(weights: Record<string, { shape: number[]; data: Float32Array }>): void {
+  /** Load weights by name (sizes must match). */
+  setWeights(weights: NamedWeights, source = "CAM weights"): void {
     for (const [n, v] of this.params) {
       const w = weights[n];
       if (!w || w.data.length !== v.size) {
-        throw new Error(`CAM weights: '${n}' missing or of the wrong size`);
+        throw new Error(`${source}: '${n}' missing or of the wrong size`);
       }
-      v.assign(tf.tensor(w.data, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(w.data, v.shape)));
     }
   }
 
@@ -224,9 +217,7 @@ export class VanillaSimilarityHead implements LocalizationHead {
 
   /** Projection (2·N·d_in·d, none when identity) + patch cosines (2·N·d·C) + pooled scores. */
   flops(numPatches: number): number {
-    const proj = this.inDim === this.dim ? 0 : 2 * numPatches * this.inDim * this.dim;
-    return proj + 2 * numPatches * this.dim * this.numClasses + numPatches * this.dim +
-      2 * this.dim * this.numClasses;
+    return vanillaHeadFlops(this.inDim, this.dim, this.numClasses, numPatches);
   }
 
   dispose(): void {

@@ -15,6 +15,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { InputError } from "../io/errors.ts";
 import { unknownLayerError } from "../io/tfjs_model.ts";
 import type { VitConfig } from "./vit.ts";
+import { Block, Linear } from "./units.ts";
 
 /** The cost of one layer. */
 export interface LayerCost {
@@ -131,14 +132,19 @@ export function vitCost(
   if (S % p !== 0) throw new InputError(`input ${S} is not a multiple of the patch size ${p}`);
   const N = (S / p) ** 2;
   const T = N + (opts.clsToken === false ? 0 : 1);
+  // the patch embedding is a linear map of each p×p×3 patch; units count FLOPs = 2·MACs
+  const embed = new Linear("patch_embed", p * p * 3, D);
   const layers: LayerCost[] = [
-    { layer: "patch_embed", className: "PatchEmbed", macs: N * p * p * 3 * D, outputShape: [N, D] },
+    {
+      layer: "patch_embed",
+      className: "PatchEmbed",
+      macs: embed.flops(N) / 2,
+      outputShape: [N, D],
+    },
   ];
   for (let b = 0; b < depth; b++) {
-    const macs = T * D * 3 * D + // qkv
-      2 * T * T * D + // q·kᵀ and attention·v
-      T * D * D + // attn.proj
-      2 * T * D * H; // mlp fc1 + fc2
+    // heads do not change the count (the Block unit's FLOPs: qkv, q·kᵀ, attention·v, proj, mlp)
+    const macs = new Block(`blocks.${b}`, D, H, 1, "gelu").flops(T) / 2;
     layers.push({ layer: `blocks.${b}`, className: "Block", macs, outputShape: [T, D] });
   }
   const macs = layers.reduce((s, l) => s + l.macs, 0);
@@ -151,7 +157,10 @@ export function vitCost(
  * class.
  */
 export function camHeadFlops(inDim: number, numClasses: number, numPatches: number): number {
-  return numPatches * inDim + 2 * inDim * numClasses + 2 * numPatches * inDim;
+  const gap = numPatches * inDim; // one add per token value
+  const classifier = new Linear("cam", inDim, numClasses).flops(1);
+  const oneClassMap = new Linear("cam_k", inDim, 1).flops(numPatches); // x_p · W[:, k]
+  return gap + classifier + oneClassMap;
 }
 
 /**
@@ -164,6 +173,8 @@ export function vanillaHeadFlops(
   numClasses: number,
   numPatches: number,
 ): number {
-  const proj = inDim === dim ? 0 : 2 * numPatches * inDim * dim;
-  return proj + 2 * numPatches * dim * numClasses + numPatches * dim + 2 * dim * numClasses;
+  const proj = inDim === dim ? 0 : new Linear("proj", inDim, dim).flops(numPatches);
+  const cosines = new Linear("anchors", dim, numClasses);
+  const mean = numPatches * dim; // pooling: one add per value
+  return proj + cosines.flops(numPatches) + mean + cosines.flops(1);
 }

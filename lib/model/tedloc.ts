@@ -23,14 +23,26 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dense, matMul } from "../backend/matmul.ts";
+import { matMul } from "../backend/matmul.ts";
 import { Rng } from "../util/rng.ts";
 import type { AnchorSpace } from "./anchor_space.ts";
+import {
+  type Activation,
+  Block,
+  initialParam,
+  layerNormPlain,
+  Linear,
+  Mlp,
+  type NamedWeights,
+  type ParamLookup,
+  type ParamSpec,
+  readNamed,
+  Unit,
+} from "./units.ts";
+
+export type { Activation, NamedWeights } from "./units.ts";
 
 // ---------------------------------------------------------------------------- config
-
-/** Activation of the hidden layers. */
-export type Activation = "gelu" | "relu";
 
 /** The trainable decoder D. */
 export interface DecoderConfig {
@@ -168,97 +180,120 @@ export function validateTedLocConfig(c: TedLocConfig): void {
   }
 }
 
-// ---------------------------------------------------------------------------- params
+// ---------------------------------------------------------------------------- units
 
-/** Shape of every parameter, by name, in a stable order. */
-export function tedLocParamShapes(c: TedLocConfig): [string, number[]][] {
-  const { inDim: din, embedDim: d } = c;
-  const h = c.decoder.hidden;
-  const s: [string, number[]][] = [];
-  const lin = (name: string, i: number, o: number, bias = true) => {
-    s.push([`${name}.weight`, [i, o]]);
-    if (bias) s.push([`${name}.bias`, [o]]);
-  };
-  const norm = (name: string, n: number) => {
-    s.push([`${name}.weight`, [n]]);
-    s.push([`${name}.bias`, [n]]);
-  };
-  switch (c.decoder.kind) {
-    case "linear":
-      lin("decoder.fc", din, d);
-      break;
-    case "mlp":
-      lin("decoder.fc1", din, h);
-      lin("decoder.fc2", h, d);
-      if (c.decoder.residual && din !== d) lin("decoder.skip", din, d, false);
-      break;
-    case "transformer":
-      lin("decoder.proj", din, d);
-      norm("decoder.block.norm1", d);
-      lin("decoder.block.attn.qkv", d, 3 * d);
-      lin("decoder.block.attn.proj", d, d);
-      norm("decoder.block.norm2", d);
-      lin("decoder.block.mlp.fc1", d, h);
-      lin("decoder.block.mlp.fc2", h, d);
-      break;
-  }
-  if (c.classifier.kind === "linear") lin("g", d, 1);
-  else {
-    lin("g.fc1", d, c.classifier.hidden);
-    lin("g.fc2", c.classifier.hidden, 1);
-  }
-  return s;
+/** A unit from tokens `[B, N, ·]` to tokens `[B, N, ·]`. */
+export abstract class TokenUnit extends Unit {
+  abstract apply(x: tf.Tensor3D, p: ParamLookup): tf.Tensor3D;
 }
 
-function initialValue(name: string, shape: number[], rng: Rng): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  const isNorm = /(^|\.)norm\d?\./.test(name);
-  if (name.endsWith(".bias")) return out;
-  if (isNorm) return out.fill(1);
-  const bound = 1 / Math.sqrt(shape[0]);
-  for (let i = 0; i < n; i++) out[i] = rng.uniform(-bound, bound);
-  return out;
-}
-
-// ---------------------------------------------------------------------------- ops
-
-function activate(x: tf.Tensor, a: Activation): tf.Tensor {
-  // exact (erf) GELU, as in PyTorch's nn.GELU() default
-  return a === "relu"
-    ? tf.relu(x)
-    : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+/** D = one linear layer `decoder.fc` on the frozen tokens. */
+class LinearDecoder extends TokenUnit {
+  readonly fc: Linear;
+  readonly params: readonly ParamSpec[];
+  constructor(c: TedLocConfig) {
+    super();
+    this.fc = new Linear("decoder.fc", c.inDim, c.embedDim, { constInput: true });
+    this.params = this.fc.params;
+  }
+  apply(x: tf.Tensor3D, p: ParamLookup): tf.Tensor3D {
+    return this.fc.apply(x, p) as tf.Tensor3D;
+  }
+  flops(rows: number): number {
+    return this.fc.flops(rows);
+  }
 }
 
 /**
- * `x · w + b` for an input that is a constant (the frozen tokens): the gradient w.r.t. `x`
- * is never needed, so it is not computed (the backend's matMul gradient always computes
- * both sides, a full extra product of the token matrix per step).
+ * D = MLP `decoder.fc1`/`decoder.fc2` on (optionally plain-LayerNormed) tokens, plus an
+ * optional skip path (identity when d_in = d, else `decoder.skip` without bias).
  */
-const denseConstInput = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, w, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  const inDim = w.shape[0];
-  const flat = tf.reshape(x, [-1, inDim]);
-  save([flat]);
-  const y = tf.add(tf.matMul(flat, w), b);
-  return {
-    value: tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1]]),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const dyFlat = tf.reshape(dy, [-1, w.shape[1]]);
-      return [tf.zerosLike(x), tf.matMul(tf.transpose(saved[0]), dyFlat), tf.sum(dyFlat, 0)];
-    },
-  };
-});
-
-function layerNormPlain(x: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+class MlpDecoder extends TokenUnit {
+  readonly mlp: Mlp;
+  readonly skip: Linear | null;
+  readonly params: readonly ParamSpec[];
+  constructor(private readonly c: TedLocConfig) {
+    super();
+    const { inDim, embedDim, decoder } = c;
+    this.mlp = new Mlp("decoder", inDim, decoder.hidden, embedDim, decoder.activation, {
+      constInput: true,
+    });
+    this.skip = decoder.residual && inDim !== embedDim
+      ? new Linear("decoder.skip", inDim, embedDim, { bias: false })
+      : null;
+    this.params = [...this.mlp.params, ...(this.skip?.params ?? [])];
+  }
+  apply(x: tf.Tensor3D, p: ParamLookup): tf.Tensor3D {
+    const y = this.mlp.apply(this.c.decoder.layerNorm ? layerNormPlain(x) : x, p);
+    if (!this.c.decoder.residual) return y as tf.Tensor3D;
+    return tf.add(y, this.skip ? this.skip.apply(x, p) : x) as tf.Tensor3D;
+  }
+  flops(rows: number): number {
+    return this.mlp.flops(rows) + (this.skip?.flops(rows) ?? 0);
+  }
 }
 
-function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
+/** D = `decoder.proj` d_in → d, then one pre-norm block `decoder.block`. */
+class TransformerDecoder extends TokenUnit {
+  readonly proj: Linear;
+  readonly block: Block;
+  readonly params: readonly ParamSpec[];
+  constructor(c: TedLocConfig) {
+    super();
+    const d = c.embedDim, dc = c.decoder;
+    this.proj = new Linear("decoder.proj", c.inDim, d, { constInput: true });
+    this.block = new Block("decoder.block", d, dc.hidden, dc.heads, dc.activation);
+    this.params = [...this.proj.params, ...this.block.params];
+  }
+  apply(x: tf.Tensor3D, p: ParamLookup): tf.Tensor3D {
+    return this.block.apply(this.proj.apply(x, p) as tf.Tensor3D, p);
+  }
+  flops(rows: number): number {
+    return this.proj.flops(rows) + this.block.flops(rows);
+  }
 }
+
+/** The decoder D of a config: tokens `[B, N, d_in]` → z_p `[B, N, d]`. */
+export function buildDecoder(c: TedLocConfig): TokenUnit {
+  switch (c.decoder.kind) {
+    case "linear":
+      return new LinearDecoder(c);
+    case "mlp":
+      return new MlpDecoder(c);
+    case "transformer":
+      return new TransformerDecoder(c);
+  }
+}
+
+/** The patch classifier g: z_p `[B, N, d]` → pre-sigmoid logits `[B, N]` (`g` or `g.fc1/2`). */
+export class PatchClassifier extends Unit {
+  readonly net: Linear | Mlp;
+  readonly params: readonly ParamSpec[];
+  constructor(c: TedLocConfig) {
+    super();
+    const g = c.classifier;
+    this.net = g.kind === "linear"
+      ? new Linear("g", c.embedDim, 1)
+      : new Mlp("g", c.embedDim, g.hidden, 1, g.activation);
+    this.params = this.net.params;
+  }
+  apply(z: tf.Tensor3D, p: ParamLookup): tf.Tensor2D {
+    return tf.squeeze(this.net.apply(z, p), [2]) as tf.Tensor2D;
+  }
+  flops(rows: number): number {
+    return this.net.flops(rows);
+  }
+}
+
+/** Shape of every parameter, by name, in a stable order (D's, then g's). */
+export function tedLocParamShapes(c: TedLocConfig): [string, number[]][] {
+  return [...buildDecoder(c).params, ...new PatchClassifier(c).params].map((s) => [
+    s.name,
+    [...s.shape],
+  ]);
+}
+
+// ---------------------------------------------------------------------------- ops
 
 function l2normalize(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.rsqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-12)));
@@ -293,10 +328,15 @@ export interface TedLocOutput {
 export class TedLocModel {
   readonly config: TedLocConfig;
   readonly anchors: AnchorSpace;
+  /** Decoder D (a unit owning its parameters and FLOPs). */
+  readonly D: TokenUnit;
+  /** Patch classifier g. */
+  readonly g: PatchClassifier;
   /** Trainable parameters by name (insertion order = {@link tedLocParamShapes}). */
   readonly params: Map<string, tf.Variable>;
   /** Frozen anchors transposed, `[d, C]` (so logits are a plain `x · Tᵀ`). */
   private readonly anchorsT: tf.Tensor2D;
+  private readonly lookup: ParamLookup;
 
   constructor(config: TedLocConfig, anchors: AnchorSpace) {
     validateTedLocConfig(config);
@@ -307,18 +347,24 @@ export class TedLocModel {
     }
     this.config = config;
     this.anchors = anchors;
+    this.D = buildDecoder(config);
+    this.g = new PatchClassifier(config);
+    // one seeded stream over D's then g's parameters: a seed fixes the model everywhere
     const rng = new Rng(config.initSeed);
     this.params = new Map();
-    for (const [name, shape] of tedLocParamShapes(config)) {
+    for (const spec of [...this.D.params, ...this.g.params]) {
+      const value = tf.tensor(initialParam(spec, rng), spec.shape);
       this.params.set(
-        name,
-        tf.variable(
-          tf.tensor(initialValue(name, shape, rng), shape),
-          true,
-          `tedloc/${name}/${crypto.randomUUID()}`,
-        ),
+        spec.name,
+        tf.variable(value, true, `tedloc/${spec.name}/${crypto.randomUUID()}`),
       );
+      value.dispose();
     }
+    this.lookup = (name) => {
+      const v = this.params.get(name);
+      if (!v) throw new Error(`TeD-Loc: no parameter '${name}'`);
+      return v;
+    };
     const C = anchors.count, d = anchors.dim;
     const t = new Float32Array(d * C);
     for (let k = 0; k < C; k++) {
@@ -327,76 +373,14 @@ export class TedLocModel {
     this.anchorsT = tf.keep(tf.tensor2d(t, [d, C]));
   }
 
-  private p(name: string): tf.Tensor {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`TeD-Loc: no parameter '${name}'`);
-    return v;
-  }
-
-  private lin(x: tf.Tensor, name: string, bias = true): tf.Tensor {
-    return dense(x, this.p(`${name}.weight`), bias ? this.p(`${name}.bias`) : undefined);
-  }
-
-  /** A layer applied to the frozen tokens (or a parameter-free function of them). */
-  private linConst(x: tf.Tensor, name: string): tf.Tensor {
-    return denseConstInput(x, this.p(`${name}.weight`), this.p(`${name}.bias`)) as tf.Tensor;
-  }
-
-  /** Decoder D: tokens `[B, N, d_in]` → z_p `[B, N, d]`. */
+  /** Decoder D: tokens z_E `[B, N, d_in]` → z_p `[B, N, d]`. */
   decode(tokens: tf.Tensor3D): tf.Tensor3D {
-    const c = this.config.decoder;
-    const x = tokens;
-    if (c.kind === "linear") return this.linConst(x, "decoder.fc") as tf.Tensor3D;
-    if (c.kind === "mlp") {
-      const xin = c.layerNorm ? layerNormPlain(x) : x;
-      let y = this.lin(activate(this.linConst(xin, "decoder.fc1"), c.activation), "decoder.fc2");
-      if (c.residual) {
-        y = tf.add(
-          y,
-          this.config.inDim === this.config.embedDim ? x : this.lin(x, "decoder.skip", false),
-        );
-      }
-      return y as tf.Tensor3D;
-    }
-    // transformer: proj, then one pre-norm block
-    const [B, N] = tokens.shape;
-    const d = this.config.embedDim, H = c.heads, hd = d / H;
-    const x0 = this.linConst(x, "decoder.proj");
-    const n1 = layerNorm(
-      x0,
-      this.p("decoder.block.norm1.weight"),
-      this.p("decoder.block.norm1.bias"),
-    );
-    const qkv = this.lin(n1, "decoder.block.attn.qkv").reshape([B, N, 3, H, hd]).transpose([
-      2,
-      0,
-      3,
-      1,
-      4,
-    ]); // [3,B,H,N,hd]
-    const [q, k, v] = tf.unstack(qkv, 0).map((t) => t.reshape([B * H, N, hd]));
-    const att = tf.softmax(tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(hd)), -1);
-    const o = matMul(att, v).reshape([B, H, N, hd]).transpose([0, 2, 1, 3]).reshape([B, N, d]);
-    const x1 = tf.add(x0, this.lin(o, "decoder.block.attn.proj"));
-    const n2 = layerNorm(
-      x1,
-      this.p("decoder.block.norm2.weight"),
-      this.p("decoder.block.norm2.bias"),
-    );
-    const m = this.lin(
-      activate(this.lin(n2, "decoder.block.mlp.fc1"), c.activation),
-      "decoder.block.mlp.fc2",
-    );
-    return tf.add(x1, m) as tf.Tensor3D;
+    return this.D.apply(tokens, this.lookup);
   }
 
   /** Patch classifier g: z_p `[B, N, d]` → logits `[B, N]`. */
   classifyPatches(z: tf.Tensor3D): tf.Tensor2D {
-    const c = this.config.classifier;
-    const out = c.kind === "linear"
-      ? this.lin(z, "g")
-      : this.lin(activate(this.lin(z, "g.fc1"), c.activation), "g.fc2");
-    return tf.squeeze(out, [2]) as tf.Tensor2D;
+    return this.g.apply(z, this.lookup);
   }
 
   /** Similarity logits `<x̂, t_k>/τ` of embeddings `[..., d]` → `[..., C]`. */
@@ -419,12 +403,12 @@ export class TedLocModel {
         `TeD-Loc: tokens must be [B, N, ${this.config.inDim}], got [${tokens.shape}]`,
       );
     }
-    const z = this.decode(tokens);
-    const mapLogits = this.classifyPatches(z);
-    const map = tf.sigmoid(mapLogits) as tf.Tensor2D;
-    const pooled = this.pool(z, map);
-    const scores = this.anchorLogits(pooled) as tf.Tensor2D;
-    return { z, mapLogits, map, pooled, scores };
+    const z = this.decode(tokens); // z_p = D(z_E)
+    const mapLogits = this.classifyPatches(z); // g(z_p)
+    const M = tf.sigmoid(mapLogits) as tf.Tensor2D; // M = σ(g(z_p))
+    const c = this.pool(z, M); // c = Σ M z_p / (Σ M + ε)
+    const s = this.anchorLogits(c) as tf.Tensor2D; // s_k = <ĉ, t_k> / τ
+    return { z, mapLogits, map: M, pooled: c, scores: s };
   }
 
   /** Trainable variables, in parameter order. */
@@ -434,25 +418,16 @@ export class TedLocModel {
 
   /** Number of trainable parameters (D and g). */
   parameterCount(): number {
-    let n = 0;
-    for (const v of this.params.values()) n += v.size;
-    return n;
+    return this.D.paramCount() + this.g.paramCount();
   }
 
-  /** Copy of all weights as plain arrays (for checkpoints). */
-  getWeights(): Record<string, { shape: number[]; data: Float32Array }> {
-    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [name, v] of this.params) {
-      out[name] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
-    }
-    return out;
+  /** Copy of all weights as plain arrays (for checkpoints), read asynchronously. */
+  async getWeights(): Promise<NamedWeights> {
+    return await readNamed(this.params);
   }
 
   /** Load weights by name; every parameter must be present with its exact shape. */
-  setWeights(
-    weights: Record<string, { shape: number[]; data: Float32Array }>,
-    source = "weights",
-  ): void {
+  setWeights(weights: NamedWeights, source = "weights"): void {
     for (const [name, v] of this.params) {
       const w = weights[name];
       if (!w) throw new Error(`${source}: missing parameter '${name}'`);
@@ -461,7 +436,7 @@ export class TedLocModel {
           `${source}: parameter '${name}' has shape [${w.shape}], model expects [${v.shape}]`,
         );
       }
-      v.assign(tf.tensor(w.data, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(w.data, v.shape)));
     }
   }
 
@@ -477,31 +452,10 @@ export class TedLocModel {
 /**
  * Analytic FLOPs of one image through the head: each multiply–accumulate of a matrix
  * product counts 2; element-wise work (norms, activations, sigmoid, softmax) is not counted.
- * Terms: decoder, g, pooling (2·N·d), class scores (2·C·d).
+ * Terms: D and g (their units' counts), pooling (2·N·d), class scores (2·C·d).
  */
 export function tedLocFlops(c: TedLocConfig, numPatches: number): number {
-  const N = numPatches, din = c.inDim, d = c.embedDim, h = c.decoder.hidden, C = c.numClasses;
-  let f = 0;
-  switch (c.decoder.kind) {
-    case "linear":
-      f += 2 * N * din * d;
-      break;
-    case "mlp":
-      f += 2 * N * din * h + 2 * N * h * d;
-      if (c.decoder.residual && din !== d) f += 2 * N * din * d;
-      break;
-    case "transformer":
-      f += 2 * N * din * d; // proj
-      f += 2 * N * d * 3 * d; // qkv
-      f += 2 * N * N * d * 2; // q·kᵀ and att·v over all heads
-      f += 2 * N * d * d; // attn.proj
-      f += 2 * N * d * h * 2; // mlp
-      break;
-  }
-  f += c.classifier.kind === "linear"
-    ? 2 * N * d
-    : 2 * N * d * c.classifier.hidden + 2 * N * c.classifier.hidden;
-  f += 2 * N * d; // pooling
-  f += 2 * C * d; // scores
-  return f;
+  const N = numPatches, d = c.embedDim;
+  return buildDecoder(c).flops(N) + new PatchClassifier(c).flops(N) + 2 * N * d +
+    2 * c.numClasses * d;
 }

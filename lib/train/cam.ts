@@ -1,13 +1,12 @@
 /**
  * Training the CAM baseline (GAP + linear classifier, softmax cross-entropy) on the same
- * cached tokens TeD-Loc trains on — random view per image per step, Adam with the same
- * schedule code, seeded.
+ * cached tokens TeD-Loc trains on, through the same loop ({@link fit}: random view per image
+ * per step, Adam with the same schedule code, seeded).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../util/rng.ts";
-import { Progress, type ProgressOptions } from "../util/progress.ts";
+import type { ProgressOptions } from "../util/progress.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import { CamHead } from "../model/baselines.ts";
 import { featureRows } from "../cues/sources.ts";
@@ -16,11 +15,10 @@ import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.
 import {
   DEFAULT_OPTIMIZER,
   DEFAULT_SCHEDULE,
-  learningRate,
-  Optimizer,
   type OptimizerConfig,
   type ScheduleConfig,
 } from "./optim.ts";
+import { fit, type FitHead } from "./fit.ts";
 
 /** CAM training settings. */
 export interface CamTrainConfig {
@@ -76,64 +74,42 @@ export async function trainCamHead(
   for (let i = 0; i < labels.length; i++) maxLabel = Math.max(maxLabel, labels[i]);
   const C = input.numClasses ?? maxLabel + 1;
   const cam = new CamHead(features.dim, C, cfg.seed);
-  const opt = new Optimizer(cam.params, cfg.optimizer);
-  const rng = new Rng(cfg.seed + 7919);
-  const rows = featureRows(features, input.ids ?? features.ids);
-  const N = features.grid[0] * features.grid[1],
-    per = N * features.dim,
-    viewStride = features.ids.length * per;
-  const plainView = Math.max(0, features.views.indexOf("test"));
-  const stepsPerEpoch = Math.ceil(rows.length / cfg.batchSize), total = stepsPerEpoch * cfg.epochs;
-  const vars = cam.trainableVariables();
-  const nameOf = new Map(vars.map((v) => [v.name, [...cam.params].find(([, p]) => p === v)![0]]));
-  const bar = input.progress === false
-    ? null
-    : new Progress("train cam", total, { unit: "step", ...(input.progress ?? {}) });
-  const history: { epoch: number; loss: number; trainAcc: number }[] = [];
-  let step = 0;
-  for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-    const order = rng.shuffle(rows.map((_, i) => i));
-    let lossSum = 0, correct = 0, n = 0;
-    for (let b = 0; b < stepsPerEpoch; b++) {
-      const batch = order.slice(b * cfg.batchSize, (b + 1) * cfg.batchSize), B = batch.length;
-      const buf = new Float32Array(B * per), y = new Int32Array(B);
-      batch.forEach((k, i) => {
-        const v = cfg.randomViews && features.views.length > 1
-          ? rng.int(features.views.length)
-          : plainView;
-        const at = v * viewStride + rows[k] * per;
-        buf.set(features.tokens.subarray(at, at + per), i * per);
-        y[i] = labels[rows[k]];
-      });
-      const x = tf.tensor3d(buf, [B, N, features.dim]);
-      const yt = tf.tensor1d(y, "int32");
-      let pred: tf.Tensor | null = null;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = cam.logits(x);
-        pred = tf.keep(tf.argMax(logits, 1));
-        const onehot = tf.oneHot(yt, C);
-        return tf.mean(
-          tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, onehot), -1)),
-        ) as tf.Scalar;
-      }, vars);
-      opt.apply(
-        new Map(Object.entries(grads).map(([nm, g]) => [nameOf.get(nm)!, g])),
-        learningRate(cfg.optimizer, cfg.schedule, step, total, stepsPerEpoch),
-      );
-      const p = (pred as unknown as tf.Tensor).dataSync();
-      lossSum += value.dataSync()[0] * B;
-      for (let i = 0; i < B; i++) if (p[i] === y[i]) correct++;
-      n += B;
-      tf.dispose([x, yt, value, ...Object.values(grads), pred as unknown as tf.Tensor]);
-      step++;
-      bar?.tick(1, `epoch ${epoch + 1}/${cfg.epochs} loss ${(lossSum / n).toFixed(4)}`);
-    }
-    history.push({ epoch: epoch + 1, loss: lossSum / n, trainAcc: correct / n });
+  const head: FitHead<void> = {
+    params: cam.params,
+    termNames: [],
+    loss(x, y) {
+      // softmax cross-entropy of the GAP logits
+      const logits = cam.logits(x);
+      const onehot = tf.oneHot(y, C);
+      const total = tf.mean(
+        tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, onehot), -1)),
+      ) as tf.Scalar;
+      return { total, terms: [], scores: logits };
+    },
+    getWeights: () => cam.getWeights(),
+    setWeights: (w, source) => cam.setWeights(w, source),
+  };
+  try {
+    const r = await fit(head, {
+      features,
+      labels,
+      rows: featureRows(features, input.ids ?? features.ids),
+    }, {
+      epochs: cfg.epochs,
+      batchSize: cfg.batchSize,
+      seed: cfg.seed + 7919, // its own stream, apart from the head's initialisation
+      randomViews: cfg.randomViews,
+      optimizer: cfg.optimizer,
+      schedule: cfg.schedule,
+      title: "train cam",
+      progress: input.progress,
+    });
+    const history = r.history.map((h) => ({ epoch: h.epoch, loss: h.loss, trainAcc: h.trainAcc }));
+    return { cam, history };
+  } catch (err) {
+    cam.dispose();
+    throw err;
   }
-  bar?.done();
-  opt.dispose();
-  await Promise.resolve();
-  return { cam, history };
 }
 
 /**
@@ -170,5 +146,5 @@ export async function readCamHead(path: string, expectKey?: string): Promise<Cam
 
 /** Write a CAM baseline (weights + a free-form `key` naming how it was made), atomically. */
 export async function writeCamHead(path: string, cam: CamHead, key = ""): Promise<void> {
-  await writeSafetensors(path, cam.getWeights(), { key });
+  await writeSafetensors(path, await cam.getWeights(), { key });
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type NamedWeights, readNamed } from "../model/units.ts";
 
 /** Optimizer settings. */
 export interface OptimizerConfig {
@@ -111,7 +112,11 @@ export class Optimizer {
     this.config = config;
     const names = config.kind === "adam" ? ["m", "v"] : ["momentum"];
     for (const [name, v] of vars) {
-      for (const s of names) this.slots.set(`${s}.${name}`, tf.variable(tf.zerosLike(v), false));
+      for (const s of names) {
+        const zeros = tf.zerosLike(v);
+        this.slots.set(`${s}.${name}`, tf.variable(zeros, false));
+        zeros.dispose();
+      }
     }
   }
 
@@ -142,18 +147,14 @@ export class Optimizer {
     });
   }
 
-  /** Moment estimates as named arrays. */
-  state(): Record<string, { shape: number[]; data: Float32Array }> {
-    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [n, v] of this.slots) {
-      out[n] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
-    }
-    return out;
+  /** Moment estimates as named arrays (read asynchronously, all at once). */
+  async state(): Promise<NamedWeights> {
+    return await readNamed(this.slots);
   }
 
   /** Restore moment estimates (all slots must be present with the right sizes). */
   loadState(
-    state: Record<string, { shape: number[]; data: Float32Array }>,
+    state: NamedWeights,
     stepCount: number,
     source = "optimizer state",
   ): void {
@@ -165,11 +166,12 @@ export class Optimizer {
           `${source}: optimizer slot '${n}' has ${s.data.length} values, expected ${v.size}`,
         );
       }
-      v.assign(tf.tensor(s.data, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(s.data, v.shape)));
     }
     this.stepCount = stepCount;
   }
 
+  /** Free the moment estimates. */
   dispose(): void {
     for (const v of this.slots.values()) v.dispose();
   }

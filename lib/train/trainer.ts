@@ -14,8 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
-import { Rng } from "../util/rng.ts";
-import { Progress, type ProgressOptions } from "../util/progress.ts";
+import type { ProgressOptions } from "../util/progress.ts";
 import type { Anchors } from "../text/anchors.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import { type AnchorSpaceConfig, buildAnchorSpace } from "../model/anchor_space.ts";
@@ -42,12 +41,16 @@ import { featureRows } from "../cues/sources.ts";
 import {
   DEFAULT_OPTIMIZER,
   DEFAULT_SCHEDULE,
-  learningRate,
-  Optimizer,
   type OptimizerConfig,
   type ScheduleConfig,
 } from "./optim.ts";
-import { configDiff, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import {
+  configDiff,
+  type LoadedCheckpoint,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.ts";
+import { fit, type FitCheckpoint, type FitHead } from "./fit.ts";
 
 /** Everything that determines a training run's result. */
 export interface TrainConfig {
@@ -183,6 +186,163 @@ export function modelConfigFor(
   });
 }
 
+/** Check labels and cue maps against the tokens before any slow work; the cue row of each training image. */
+function checkTrainData(data: TrainData, classCount: number, trainIds: string[]): number[] {
+  const f = data.features;
+  const [gh, gw] = f.grid;
+  if (data.labels.length !== f.ids.length) {
+    throw new Error(`trainTedLoc: ${data.labels.length} labels for ${f.ids.length} images`);
+  }
+  if (data.cues.grid[0] !== gh || data.cues.grid[1] !== gw) {
+    throw new InputError(
+      `cue grid ${data.cues.grid.join("×")} differs from the token grid ${gh}×${gw}`,
+    );
+  }
+  for (let i = 0; i < data.labels.length; i++) {
+    const y = data.labels[i];
+    if (!Number.isInteger(y) || y < 0 || y >= classCount) {
+      throw new InputError(`label ${y} of '${f.ids[i]}' is outside 0..${classCount - 1}`);
+    }
+  }
+  const cueAt = new Map(data.cues.ids.map((id, i) => [id, i]));
+  return trainIds.map((id) => {
+    const r = cueAt.get(id);
+    if (r === undefined) {
+      throw new InputError(
+        `no cue map for training image '${id}' (cue source ${data.cues.source})`,
+      );
+    }
+    return r;
+  });
+}
+
+/** Host-side samples of one batch: FG/BG masks and their list form. */
+interface SampledBatch {
+  masks: { fg: Float32Array; bg: Float32Array };
+  lists: ReturnType<typeof sampledPatchLists>;
+}
+
+/** TeD-Loc as a {@link FitHead}: FG/BG patches from the (mirrored for flips) cue maps, then the three losses. */
+function tedLocFitHead(
+  model: TedLocModel,
+  config: TrainConfig,
+  data: TrainData,
+  cueRows: number[],
+): FitHead<SampledBatch> {
+  const f = data.features, N = f.grid[0] * f.grid[1];
+  return {
+    params: model.params,
+    termNames: ["kd", "pcl", "icl"],
+    prepare(batch, rng) {
+      const rows = batch.items.map((k) => cueRows[k]);
+      const masks = sampleBatchMasks(
+        data.cues.maps,
+        f.grid,
+        rows,
+        config.sampler,
+        rng,
+        batch.flipped,
+      );
+      return { masks, lists: sampledPatchLists(masks.fg, masks.bg, batch.labels, N) };
+    },
+    loss(x, y, { masks, lists }) {
+      const B = x.shape[0];
+      const fgMask = tf.tensor2d(masks.fg, [B, N]), bgMask = tf.tensor2d(masks.bg, [B, N]);
+      const sampled = {
+        index: tf.tensor1d(lists.index, "int32"),
+        labels: tf.tensor1d(lists.labels, "int32"),
+        isFg: tf.tensor1d(lists.isFg),
+      };
+      const out = model.forward(x);
+      const L = tedLocLosses(model, out, { labels: y, fgMask, bgMask, sampled }, config.loss);
+      return { total: L.total, terms: [L.kd, L.pcl, L.icl], scores: out.scores };
+    },
+    getWeights: () => model.getWeights(),
+    setWeights: (w, source) => model.setWeights(w, source),
+  };
+}
+
+/** Checkpoints of a TeD-Loc run in `outDir/last.safetensors` (+ `metrics.jsonl`). */
+function tedLocCheckpoint(
+  model: TedLocModel,
+  config: TrainConfig,
+  modelConfig: TedLocConfig,
+  f: FeatureSet,
+  options: TrainOptions,
+): FitCheckpoint<EpochRecord> | undefined {
+  const outDir = options.outDir;
+  if (!outDir) return undefined;
+  const path = join(outDir, "last.safetensors");
+  return {
+    where: path,
+    async load() {
+      if (!options.resume || !(await exists(path))) return null;
+      const ck = await readCheckpoint(path);
+      checkResumable(ck, config, f, model.anchors.classNames, path);
+      return {
+        epoch: ck.info.epoch,
+        step: ck.info.step,
+        optimizerStep: ck.info.optimizerStep,
+        rngState: ck.info.rngState,
+        history: ck.info.history as EpochRecord[],
+        weights: ck.weights,
+        optimizerState: ck.optimizerState,
+      };
+    },
+    async save(s) {
+      // writeCheckpoint takes the model for its anchors and weights: hand it the weights the
+      // loop has just read (works whether or not checkpoint.ts awaits getWeights)
+      const snapshot = { anchors: model.anchors, getWeights: () => s.weights };
+      await writeCheckpoint(path, snapshot as unknown as TedLocModel, {
+        trainConfig: config,
+        modelConfig,
+        epoch: s.epoch,
+        step: s.step,
+        optimizerStep: s.optimizerStep,
+        rngState: s.rngState,
+        encoderId: f.encoderId,
+        grid: f.grid,
+        stride: f.stride,
+        cellOffset: f.cellOffset,
+        history: s.history,
+        encoderSpec: options.encoderSpec ?? null,
+      }, s.optimizerState);
+      await writeTextAtomic(
+        join(outDir, "metrics.jsonl"),
+        s.history.map((h) => JSON.stringify(h)).join("\n") + "\n",
+      );
+    },
+  };
+}
+
+/** Throw (naming the differences) when a checkpoint was made with another config or data. */
+function checkResumable(
+  ck: LoadedCheckpoint,
+  config: TrainConfig,
+  f: FeatureSet,
+  classNames: string[],
+  path: string,
+): void {
+  const diff = configDiff(ck.info.trainConfig, JSON.parse(JSON.stringify(config)));
+  if (diff.length > 0) {
+    throw new InputError(
+      `cannot resume: checkpoint was trained with another config (checkpoint ≠ this run): ${
+        diff.join("; ")
+      }`,
+      { file: path },
+    );
+  }
+  const dataDiff = configDiff(
+    { encoderId: ck.info.encoderId, grid: ck.info.grid, classes: ck.anchors.classNames },
+    { encoderId: f.encoderId, grid: f.grid, classes: classNames },
+  );
+  if (dataDiff.length > 0) {
+    throw new InputError(`cannot resume: checkpoint is for other data: ${dataDiff.join("; ")}`, {
+      file: path,
+    });
+  }
+}
+
 /**
  * Train D and g. Returns the trained model (caller disposes it).
  *
@@ -199,227 +359,30 @@ export async function trainTedLoc(
 ): Promise<TrainResult> {
   const config = resolveTrainConfig(input);
   const f = data.features;
-  const [gh, gw] = f.grid, N = gh * gw;
-  if (data.labels.length !== f.ids.length) {
-    throw new Error(`trainTedLoc: ${data.labels.length} labels for ${f.ids.length} images`);
-  }
-  if (data.cues.grid[0] !== gh || data.cues.grid[1] !== gw) {
-    throw new InputError(
-      `cue grid ${data.cues.grid.join("×")} differs from the token grid ${gh}×${gw}`,
-    );
-  }
   const space = buildAnchorSpace(data.anchors, config.anchors);
-  for (let i = 0; i < data.labels.length; i++) {
-    const y = data.labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= space.count) {
-      throw new InputError(`label ${y} of '${f.ids[i]}' is outside 0..${space.count - 1}`);
-    }
-  }
+  const trainIds = data.ids ?? f.ids;
+  const cueRows = checkTrainData(data, space.count, trainIds);
   const modelConfig = modelConfigFor(config, f.dim, space.dim, space.count);
   const model = new TedLocModel(modelConfig, space);
-  const optimizer = new Optimizer(model.params, config.optimizer);
-  const rng = new Rng(config.seed);
-
-  const trainIds = data.ids ?? f.ids;
-  const rows = featureRows(f, trainIds);
-  const cueAt = new Map(data.cues.ids.map((id, i) => [id, i]));
-  const cueRows = trainIds.map((id) => {
-    const r = cueAt.get(id);
-    if (r === undefined) {
-      throw new InputError(
-        `no cue map for training image '${id}' (cue source ${data.cues.source})`,
-      );
-    }
-    return r;
-  });
-  const flipView = f.views.map((v) => /flip/i.test(v));
-  const plainView = Math.max(0, f.views.indexOf("test"));
-  const stepsPerEpoch = Math.ceil(rows.length / config.batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
-
-  let startEpoch = 0, step = 0;
-  let history: EpochRecord[] = [];
-  const ckptPath = options.outDir ? join(options.outDir, "last.safetensors") : null;
-  if (options.resume && ckptPath && (await exists(ckptPath))) {
-    const ck = await readCheckpoint(ckptPath);
-    const diff = configDiff(ck.info.trainConfig, JSON.parse(JSON.stringify(config)));
-    if (diff.length > 0) {
-      throw new InputError(
-        `cannot resume: checkpoint was trained with another config (checkpoint ≠ this run): ${
-          diff.join("; ")
-        }`,
-        { file: ckptPath },
-      );
-    }
-    const dataDiff = configDiff(
-      { encoderId: ck.info.encoderId, grid: ck.info.grid, classes: ck.anchors.classNames },
-      { encoderId: f.encoderId, grid: f.grid, classes: space.classNames },
+  try {
+    const r = await fit<SampledBatch, EpochRecord>(
+      tedLocFitHead(model, config, data, cueRows),
+      { features: f, labels: data.labels, rows: featureRows(f, trainIds) },
+      {
+        ...config,
+        checkpoint: tedLocCheckpoint(model, config, modelConfig, f, options),
+        stopAfterEpochs: options.stopAfterEpochs,
+        signal: options.signal,
+        progress: options.progress,
+        onEpochEnd: options.validate && ((epoch) => options.validate!(model, epoch)),
+        onStep: options.onStep,
+      },
     );
-    if (dataDiff.length > 0) {
-      throw new InputError(`cannot resume: checkpoint is for other data: ${dataDiff.join("; ")}`, {
-        file: ckptPath,
-      });
-    }
-    model.setWeights(ck.weights, ckptPath);
-    optimizer.loadState(ck.optimizerState, ck.info.optimizerStep, ckptPath);
-    rng.state = ck.info.rngState;
-    startEpoch = ck.info.epoch;
-    step = ck.info.step;
-    history = ck.info.history as EpochRecord[];
+    return { model, config, modelConfig, ...r };
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
-
-  const stopAt = Math.min(config.epochs, startEpoch + (options.stopAfterEpochs ?? Infinity));
-  const bar = options.progress === false
-    ? null
-    : new Progress("train", (stopAt - startEpoch) * stepsPerEpoch, {
-      unit: "step",
-      ...(options.progress ?? {}),
-    });
-  const vars = model.trainableVariables();
-  const nameOf = new Map(vars.map((v) => [v.name, [...model.params].find(([, p]) => p === v)![0]]));
-  const din = f.dim, per = N * din, viewStride = f.ids.length * per;
-  let stepSeconds = 0, stepsTimed = 0;
-  let epochsDone = startEpoch;
-
-  for (let epoch = startEpoch; epoch < stopAt; epoch++) {
-    const t0 = performance.now();
-    const order = rng.shuffle(rows.map((_, i) => i));
-    const sums = { loss: 0, kd: 0, pcl: 0, icl: 0, correct: 0, n: 0 };
-    let lr = 0;
-    for (let b = 0; b < stepsPerEpoch; b++) {
-      if (options.signal?.aborted) break;
-      const ts = performance.now();
-      const batch = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-      const B = batch.length;
-      const buf = new Float32Array(B * per);
-      const flipped: boolean[] = [];
-      const labels = new Int32Array(B);
-      batch.forEach((k, i) => {
-        const v = config.randomViews && f.views.length > 1 ? rng.int(f.views.length) : plainView;
-        flipped.push(flipView[v]);
-        const at = v * viewStride + rows[k] * per;
-        buf.set(f.tokens.subarray(at, at + per), i * per);
-        labels[i] = data.labels[rows[k]];
-      });
-      const masks = sampleBatchMasks(
-        data.cues.maps,
-        f.grid,
-        batch.map((k) => cueRows[k]),
-        config.sampler,
-        rng,
-        flipped,
-      );
-      lr = learningRate(config.optimizer, config.schedule, step, totalSteps, stepsPerEpoch);
-
-      const x = tf.tensor3d(buf, [B, N, din]);
-      const y = tf.tensor1d(labels, "int32");
-      const fg = tf.tensor2d(masks.fg, [B, N]), bg = tf.tensor2d(masks.bg, [B, N]);
-      const lists = sampledPatchLists(masks.fg, masks.bg, labels, N);
-      const sampled = {
-        index: tf.tensor1d(lists.index, "int32"),
-        labels: tf.tensor1d(lists.labels, "int32"),
-        isFg: tf.tensor1d(lists.isFg),
-      };
-      let kept: tf.Tensor[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const out = model.forward(x);
-        const L = tedLocLosses(
-          model,
-          out,
-          { labels: y, fgMask: fg, bgMask: bg, sampled },
-          config.loss,
-        );
-        kept = [tf.keep(L.kd), tf.keep(L.pcl), tf.keep(L.icl), tf.keep(tf.argMax(out.scores, 1))];
-        return L.total;
-      }, vars);
-      const named = new Map(Object.entries(grads).map(([n, g]) => [nameOf.get(n)!, g]));
-      optimizer.apply(named, lr);
-      const [kd, pcl, icl] = kept.slice(0, 3).map((t) => t.dataSync()[0]);
-      const pred = kept[3].dataSync();
-      const loss = value.dataSync()[0];
-      tf.dispose([
-        x,
-        y,
-        fg,
-        bg,
-        sampled.index,
-        sampled.labels,
-        sampled.isFg,
-        value,
-        ...Object.values(grads),
-        ...kept,
-      ]);
-      if (!Number.isFinite(loss)) {
-        throw new Error(
-          `training diverged at epoch ${epoch + 1} step ${
-            b + 1
-          }: loss ${loss} (lower the learning rate?)`,
-        );
-      }
-
-      sums.loss += loss * B;
-      sums.kd += kd * B;
-      sums.pcl += pcl * B;
-      sums.icl += icl * B;
-      for (let i = 0; i < B; i++) if (pred[i] === labels[i]) sums.correct++;
-      sums.n += B;
-      step++;
-      stepSeconds += (performance.now() - ts) / 1000;
-      stepsTimed++;
-      bar?.tick(
-        1,
-        `epoch ${epoch + 1}/${config.epochs} loss ${(sums.loss / sums.n).toFixed(4)} lr ${
-          lr.toExponential(2)
-        }`,
-      );
-      options.onStep?.(step);
-    }
-    if (options.signal?.aborted) break;
-    const rec: EpochRecord = {
-      epoch: epoch + 1,
-      loss: sums.loss / sums.n,
-      kd: sums.kd / sums.n,
-      pcl: sums.pcl / sums.n,
-      icl: sums.icl / sums.n,
-      trainAcc: sums.correct / sums.n,
-      lr,
-      seconds: (performance.now() - t0) / 1000,
-    };
-    if (options.validate) Object.assign(rec, await options.validate(model, epoch + 1));
-    history.push(rec);
-    epochsDone = epoch + 1;
-    if (options.outDir && ckptPath) {
-      await writeCheckpoint(ckptPath, model, {
-        trainConfig: config,
-        modelConfig,
-        epoch: epoch + 1,
-        step,
-        optimizerStep: optimizer.stepCount,
-        rngState: rng.state,
-        encoderId: f.encoderId,
-        grid: f.grid,
-        stride: f.stride,
-        cellOffset: f.cellOffset,
-        history,
-        encoderSpec: options.encoderSpec ?? null,
-      }, optimizer.state());
-      await writeTextAtomic(
-        join(options.outDir, "metrics.jsonl"),
-        history.map((h) => JSON.stringify(h)).join("\n") + "\n",
-      );
-    }
-  }
-  bar?.done();
-  optimizer.dispose();
-  return {
-    model,
-    config,
-    modelConfig,
-    history,
-    epochsDone,
-    resumedFrom: startEpoch,
-    secondsPerStep: stepsTimed > 0 ? stepSeconds / stepsTimed : 0,
-  };
 }
 
 async function exists(path: string): Promise<boolean> {

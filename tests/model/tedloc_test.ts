@@ -39,9 +39,9 @@ function anchorSpace(C: number, d: number, seed = 3): AnchorSpace {
   };
 }
 
-function randomWeights(model: TedLocModel, seed: number) {
+async function randomWeights(model: TedLocModel, seed: number) {
   const rng = new Rng(seed);
-  const w = model.getWeights();
+  const w = await model.getWeights();
   for (const k of Object.keys(w)) w[k].data = w[k].data.map(() => rng.uniform(-0.8, 0.8));
   model.setWeights(w);
   return w;
@@ -55,7 +55,7 @@ function tokensOf(B: number, N: number, din: number, seed: number): Float32Array
 /** The head's forward pass in plain JS from the weight arrays. */
 function reference(
   kind: "mlp" | "transformer",
-  w: ReturnType<TedLocModel["getWeights"]>,
+  w: Awaited<ReturnType<TedLocModel["getWeights"]>>,
   x: Mat,
   an: AnchorSpace,
   tau: number,
@@ -127,7 +127,7 @@ Deno.test("TeD-Loc forward equals a plain-JS reference (mlp and transformer deco
       temperature: 0.5,
     });
     const model = new TedLocModel(cfg, an);
-    const w = randomWeights(model, 11);
+    const w = await randomWeights(model, 11);
     const flat = tokensOf(2, N, din, 5);
     const out = tf.tidy(() => {
       const o = model.forward(tf.tensor3d(flat, [2, N, din]));

@@ -16,7 +16,7 @@ Deno.test("CAM baseline file: round trip, key check, bad files named", async () 
     const back = await readCamHead(path, "recipe-A");
     assert(back !== null);
     assertEquals([back.inDim, back.numClasses], [5, 3]);
-    const w0 = cam.getWeights(), w1 = back.getWeights();
+    const w0 = await cam.getWeights(), w1 = await back.getWeights();
     assertArrayClose(w1["cam.weight"].data, w0["cam.weight"].data, 0);
     assertArrayClose(w1["cam.bias"].data, w0["cam.bias"].data, 0);
     assertEquals(await readCamHead(path, "recipe-B"), null, "another recipe is not reused");

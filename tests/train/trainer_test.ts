@@ -77,7 +77,7 @@ Deno.test("trainer: 4 epochs == 2 epochs + interruption + resume 2 (bit for bit)
     const resumed = await trainTedLoc(inputs, small, { outDir: b, resume: true, progress: false });
     assertEquals(resumed.resumedFrom, 2);
     assertEquals(resumed.epochsDone, 4);
-    const wa = full.model.getWeights(), wb = resumed.model.getWeights();
+    const wa = await full.model.getWeights(), wb = await resumed.model.getWeights();
     for (const k of Object.keys(wa)) assertArrayClose(wb[k].data, wa[k].data, 0, k);
     const strip = (h: Record<string, number>[]) => h.map(({ seconds: _s, ...r }) => r);
     assertEquals(strip(resumed.history), strip(full.history));
