@@ -5,7 +5,7 @@
  *
  * `deno run -A tests/backend/webgpu_cases.ts --backend webgpu --out FILE.json`
  * writes `{ adapter, backend, cases }`; with no WebGPU adapter it writes `adapter: null` and
- * no cases. Every read is `await data()`: synchronous reads throw on webgpu under Deno.
+ * no cases; `--probe` writes only the adapter. Every read is `await data()`: synchronous reads throw on webgpu under Deno.
  *
  * @module
  */
@@ -212,8 +212,10 @@ if (import.meta.main) {
   const outFile = o >= 0 ? Deno.args[o + 1] : undefined;
   const adapter = backend === "webgpu" ? await webgpuAdapterInfo() : null;
   let result: { adapter: typeof adapter; backend: string; cases?: CaseResults };
-  if (backend === "webgpu" && adapter === null) result = { adapter, backend };
-  else {
+  // --probe: only say which adapter a webgpu process gets.
+  if (Deno.args.includes("--probe") || (backend === "webgpu" && adapter === null)) {
+    result = { adapter, backend };
+  } else {
     await initBackend(backend);
     result = { adapter, backend, cases: await runCases() };
   }
