@@ -5,7 +5,7 @@
  * features → ImageNet-CAM × CAM × prior cues → TeD-Loc and CAM training → test metrics and
  * score maps. tests/backend/webgpu_test.ts runs it on webgpu and on wasm and compares.
  *
- * `deno run -A tests/backend/webgpu_train.ts --out DIR [--epochs N]` writes
+ * `deno run -A tests/backend/webgpu_train.ts --out DIR [--epochs N] [--cam-epochs N]` writes
  * `DIR/summary.json` (`{ backend, adapter, rows: { method: metrics } }`) and
  * `DIR/run/scoremaps/test/` (wsolevaluation layout, for `deno task evaluate`).
  *
@@ -29,6 +29,8 @@ const arg = (name: string) => {
 const out = arg("--out");
 if (!out) throw new Error("webgpu_train.ts: --out DIR is required");
 const epochs = Number(arg("--epochs") ?? 1);
+// The CAM baseline trains 60 epochs by default (240 steps here); the test shortens it.
+const camEpochs = arg("--cam-epochs") === undefined ? undefined : Number(arg("--cam-epochs"));
 
 const backend = await initBackend();
 const adapter = backend === "webgpu" ? await webgpuAdapterInfo() : null;
@@ -44,6 +46,7 @@ const r = await runTedLocPipeline({
   anchors,
   cues: "inet5*cam*prior",
   train: { epochs },
+  cam: camEpochs === undefined ? undefined : { epochs: camEpochs },
   outDir: join(out, "run"),
   cacheDir: join(out, "cache"),
   workers: 1,
