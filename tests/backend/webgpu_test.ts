@@ -30,10 +30,18 @@ interface Adapter {
   description: string;
 }
 
+/**
+ * lavapipe's Wayland probe prints "XDG_RUNTIME_DIR is invalid" without one: subprocesses get a
+ * private folder (made once, removed at exit).
+ */
+const runtimeDir = Deno.makeTempDir({ prefix: "tedloc-xdg-" }).then((d) => {
+  globalThis.addEventListener("unload", () => Deno.removeSync(d, { recursive: true }));
+  return d;
+});
+
 /** Run a Deno script of this repository in a subprocess; throws with its stderr on failure. */
 async function denoRun(args: string[], env: Record<string, string>): Promise<void> {
-  // lavapipe's Wayland probe prints "XDG_RUNTIME_DIR is invalid" without one: give it a folder.
-  const xdg = Deno.env.get("XDG_RUNTIME_DIR") ?? await Deno.makeTempDir({ prefix: "xdg-" });
+  const xdg = Deno.env.get("XDG_RUNTIME_DIR") ?? await runtimeDir;
   const out = await new Deno.Command(DENO, {
     // Type checking is the test run's and CI's `deno check` job; a subprocess skips it.
     args: ["run", "-A", "--no-check", ...args],
