@@ -33,20 +33,8 @@ interface GpuAdapterInfo {
  */
 export async function gpuAdapter(): Promise<string | null> {
   if (!gpuDeviceNodesPresent()) return null;
-  const gpu =
-    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } }).gpu;
-  if (!gpu) return null;
-  try {
-    const adapter = await gpu.requestAdapter();
-    if (!adapter) return null;
-    const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
-    const desc = [adapter.info?.vendor, adapter.info?.device, adapter.info?.description]
-      .filter((s) => s).join(" ");
-    if (fallback || SOFTWARE_ADAPTER.test(desc)) return null;
-    return desc || "GPU";
-  } catch {
-    return null;
-  }
+  const a = await webgpuAdapterInfo();
+  return a?.kind === "hardware" ? a.description : null;
 }
 
 /**
@@ -149,6 +137,12 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
   let name: BackendName;
   if (requested === "auto") name = (await gpuAdapter()) !== null ? "webgpu" : "wasm";
   else name = requested;
+  if (name === "webgpu" && (await webgpuAdapterInfo()) === null) {
+    throw new Error(
+      "backend 'webgpu': this process has no WebGPU adapter (a GPU's Vulkan driver, or " +
+        "Mesa's software one: apt-get install mesa-vulkan-drivers; docs/webgpu.md)",
+    );
+  }
   if (name === "webgpu" && !webgpuRegistered) {
     // Imported lazily: importing it registers webgpu as the preferred backend.
     await import("@tensorflow/tfjs-backend-webgpu");
