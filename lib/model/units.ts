@@ -29,7 +29,9 @@ export type ParamInit = "fanIn" | "zeros" | "ones";
 export interface ParamSpec {
   /** Full name, the checkpoint key (e.g. `decoder.fc1.weight`). */
   name: string;
+  /** Shape (`[in, out]` for weights). */
   shape: number[];
+  /** How it is initialised. */
   init: ParamInit;
 }
 
@@ -158,12 +160,14 @@ export class Linear extends Unit {
     this.params = this.bias ? [w, { name: `${name}.bias`, shape: [outDim], init: "zeros" }] : [w];
   }
 
+  /** `x [..., in]` → `[..., out]`. */
   apply(x: tf.Tensor, p: ParamLookup): tf.Tensor {
     const w = p(`${this.name}.weight`);
     if (this.constInput) return denseConstInput(x, w, p(`${this.name}.bias`)) as tf.Tensor;
     return dense(x, w, this.bias ? p(`${this.name}.bias`) : undefined);
   }
 
+  /** FLOPs of `rows` token rows. */
   flops(rows: number): number {
     return 2 * rows * this.inDim * this.outDim;
   }
@@ -183,6 +187,7 @@ export class LayerNorm extends Unit {
     ];
   }
 
+  /** Normalise the last axis, then scale and shift. */
   apply(x: tf.Tensor, p: ParamLookup): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
     const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
@@ -222,10 +227,12 @@ export class Mlp extends Unit {
     this.params = [...this.fc1.params, ...this.fc2.params];
   }
 
+  /** `x [..., in]` → `[..., out]`. */
   apply(x: tf.Tensor, p: ParamLookup): tf.Tensor {
     return this.fc2.apply(activate(this.fc1.apply(x, p), this.activation), p);
   }
 
+  /** FLOPs of `rows` token rows. */
   flops(rows: number): number {
     return this.fc1.flops(rows) + this.fc2.flops(rows);
   }
@@ -261,6 +268,7 @@ export class Attention extends Unit {
     return this.proj.apply(o, p) as tf.Tensor3D;
   }
 
+  /** FLOPs of `rows` token rows. */
   flops(rows: number): number {
     return this.qkv.flops(rows) + 2 * 2 * rows * rows * this.dim + this.proj.flops(rows);
   }
@@ -302,6 +310,7 @@ export class Block extends Unit {
     return tf.add(x1, this.mlp.apply(this.norm2.apply(x1, p), p)) as tf.Tensor3D;
   }
 
+  /** FLOPs of `rows` token rows. */
   flops(rows: number): number {
     return this.attn.flops(rows) + this.mlp.flops(rows);
   }

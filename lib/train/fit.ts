@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { InputError } from "../io/errors.ts";
 import { Rng } from "../util/rng.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { FeatureSet } from "../model/encoder.ts";
@@ -162,8 +163,8 @@ export class DivergenceError extends Error {
 
 /**
  * Per-step metrics kept on the device (`[steps, 2 + terms]`: loss, terms…, correct) until
- * a batched read folds them into host sums, in step order (so the sums are those of
- * reading each step at once).
+ * one read folds them into host sums in step order — the same float64 sums as reading each
+ * step as it finished, so epoch records do not depend on how often the device is read.
  */
 class EpochMetrics {
   private pending: tf.Tensor2D | null = null;
@@ -212,7 +213,7 @@ class EpochMetrics {
   }
 }
 
-/** Batch token buffer and labels for the drawn rows/views. */
+/** The batch's tokens `[B·N·d]`, each image's row from its drawn view. */
 function gatherTokens(f: FeatureSet, batch: FitBatch): Float32Array {
   const per = f.grid[0] * f.grid[1] * f.dim, viewStride = f.ids.length * per;
   const buf = new Float32Array(batch.rows.length * per);
@@ -286,6 +287,12 @@ export async function fit<P, R extends FitRecord = FitRecord>(
   data: FitData,
   o: FitOptions<R>,
 ): Promise<FitResult<R>> {
+  for (const [k, v] of [["epochs", o.epochs], ["batchSize", o.batchSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new InputError(`fit: ${k} must be a positive integer, got ${v}`);
+    }
+  }
+  if (data.rows.length === 0) throw new InputError("fit: no training images");
   const optimizer = new Optimizer(head.params, o.optimizer);
   const rng = new Rng(o.seed);
   const run = { epoch: 0, step: 0, history: [] as R[], saved: 0 };

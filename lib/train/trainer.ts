@@ -1,12 +1,13 @@
 /**
  * Training TeD-Loc's decoder D and patch classifier g on cached frozen tokens.
  *
- * Per step and per image: a random view of the image (cheap augmentation: e.g. the
- * flipped copy, whose cue map is mirrored to match), FG/BG patches drawn from its cue
- * map, then the three losses. Everything random comes from one {@link Rng} seeded by
- * `config.seed`; its state, the weights and the optimizer's moments are checkpointed
- * after every epoch, so an interrupted run resumed from its checkpoint ends with exactly
- * the weights of an uninterrupted one.
+ * TeD-Loc is a head of the shared loop ({@link fit}): per step and per image a random view
+ * of the image (cheap augmentation: e.g. the flipped copy, whose cue map is mirrored to
+ * match), FG/BG patches drawn from its cue map, then the three losses. Everything random
+ * comes from one seeded `Rng` (`config.seed`); its state, the weights and the
+ * optimizer's moments are checkpointed after every epoch (`last.safetensors`), so an
+ * interrupted run resumed from its checkpoint ends with exactly the weights of an
+ * uninterrupted one.
  *
  * @module
  */
@@ -157,6 +158,8 @@ export interface TrainOptions {
   encoderSpec?: unknown;
   /** Called after each step with the step index (tests use it to watch tensor counts). */
   onStep?: (step: number) => void;
+  /** Read the loss from the device every this many steps (default 20) and at epoch ends. */
+  logEvery?: number;
 }
 
 /** What {@link trainTedLoc} returns. */
@@ -376,6 +379,7 @@ export async function trainTedLoc(
         progress: options.progress,
         onEpochEnd: options.validate && ((epoch) => options.validate!(model, epoch)),
         onStep: options.onStep,
+        logEvery: options.logEvery,
       },
     );
     return { model, config, modelConfig, ...r };
