@@ -8,6 +8,7 @@
  */
 export * from "./backend/mod.ts";
 export * from "./io/mod.ts";
+export * from "./config/mod.ts";
 export * from "./util/mod.ts";
 export * from "./data/mod.ts";
 export * from "./text/mod.ts";

@@ -11,7 +11,8 @@ import {
   orthogonalizeAnchors,
   type OrthoMethod,
 } from "../lib/text/orthogonalize.ts";
-import { numberFlag, parseCli, requireFlag, runCli, UsageError } from "../lib/util/cli.ts";
+import { floatFlag, parseCli, requireFlag, runCli, UsageError } from "../lib/util/cli.ts";
+import { throwIfInterrupted } from "../lib/util/interrupt.ts";
 
 const SPEC = {
   usage: "deno task anchor-stats --anchors F [--methods none,qr,symmetric] [--lift-scale E]",
@@ -61,7 +62,7 @@ export async function anchorStatsMain(args: string[]): Promise<AnchorStatsRow[] 
       throw new UsageError(`unknown method '${m}' (use ${ORTHO_METHODS.join(", ")})`);
     }
   }
-  const liftScale = numberFlag(a, "lift-scale")!;
+  const liftScale = floatFlag(a, "lift-scale", { above: 0 })!;
   const an = await readAnchors(path);
   console.log(`${path}: ${an.count} anchors × ${an.dim} (${an.source})`);
   console.log(
@@ -70,6 +71,7 @@ export async function anchorStatsMain(args: string[]): Promise<AnchorStatsRow[] 
   );
   const rows: AnchorStatsRow[] = [];
   for (const method of methods as OrthoMethod[]) {
+    throwIfInterrupted(); // symmetric on large C takes a while: Ctrl-C between methods
     const t0 = performance.now();
     const r = orthogonalizeAnchors(an.vectors, an.count, an.dim, method, { liftScale });
     const ms = performance.now() - t0;

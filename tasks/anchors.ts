@@ -24,13 +24,14 @@ import {
 import { loadClipTokenizer } from "../lib/text/tokenizer.ts";
 import {
   type CliArgs,
-  numberFlag,
+  intFlag,
   parseCli,
   requireFlag,
   runCli,
   UsageError,
 } from "../lib/util/cli.ts";
 import { sharedDataPath } from "../lib/util/paths.ts";
+import { checkOutputFile } from "../lib/util/output.ts";
 import { Progress } from "../lib/util/progress.ts";
 
 const s = "string" as const, b = "boolean" as const;
@@ -98,6 +99,7 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
   if (a === null) return null;
   const mode = exactlyOne(a);
   const out = requireFlag(a, "out");
+  await checkOutputFile(out); // a folder or read-only --out fails now, not after the CLIP pass
   const rename = !!a.values["rename-duplicates"];
   const classesPath = a.values.classes as string | undefined;
   const quiet = !!a.values.quiet;
@@ -113,11 +115,8 @@ export async function anchorsMain(args: string[]): Promise<Anchors | null> {
     if (activation !== undefined && activation !== "quick_gelu" && activation !== "gelu") {
       throw new UsageError(`--activation must be quick_gelu or gelu, got '${activation}'`);
     }
-    const heads = numberFlag(a, "heads");
-    const batchSize = numberFlag(a, "batch-size")!;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
-      throw new UsageError("--batch-size must be a positive integer");
-    }
+    const heads = intFlag(a, "heads", { min: 1 });
+    const batchSize = intFlag(a, "batch-size", { min: 1 })!;
     if (!template.includes("{}")) {
       throw new UsageError(`--template '${template}' has no '{}' for the class name`);
     }

@@ -29,6 +29,7 @@ import {
   writeTextAtomic,
   type WsolMetadata,
 } from "../lib/mod.ts";
+import { checkOutputFile } from "../lib/util/output.ts";
 
 const SIZE = 224;
 
@@ -126,6 +127,29 @@ function boxTable(m: BoxMetrics, ious: number[]): string {
   return rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(6)}  ${r[2]}`.trimEnd()).join("\n");
 }
 
+/**
+ * How many `.npy` files under `dir` (any depth: ids hold folders) are not maps of `ids`, and
+ * one of them, so a user who points at the wrong metadata or split hears of it.
+ */
+async function countUnusedScoremaps(
+  dir: string,
+  ids: Set<string>,
+): Promise<{ count: number; example?: string }> {
+  let count = 0, example: string | undefined;
+  const walk = async (rel: string): Promise<void> => {
+    for await (const e of Deno.readDir(rel ? join(dir, rel) : dir)) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(r);
+      else if (r.endsWith(".npy") && !ids.has(r.slice(0, -4))) {
+        count++;
+        example ??= join(dir, r);
+      }
+    }
+  };
+  await walk("");
+  return { count, example };
+}
+
 /** The task: returns the metrics it printed (for tests). */
 export async function main(args: string[]): Promise<unknown> {
   const a = parseCli(args, SPEC);
@@ -136,6 +160,7 @@ export async function main(args: string[]): Promise<unknown> {
   const interval = parseInterval(String(a.values["cam-curve-interval"]));
   const maskRoot = a.values["mask-root"] as string | undefined;
   const jsonOut = a.values.json as string | undefined;
+  if (jsonOut) await checkOutputFile(jsonOut); // a bad --json fails now, not after every map
 
   // wsolevaluation's own CUB metadata has boxes reaching one pixel past the image
   // (x1 = int(x + w)); its evaluator accepts them, so must we.
@@ -158,6 +183,14 @@ export async function main(args: string[]): Promise<unknown> {
     } catch {
       throw new InputError(`no score map for image '${id}'`, { file: path });
     }
+  }
+
+  const unused = await countUnusedScoremaps(scoremapDir, new Set(ids));
+  if (unused.count > 0) {
+    console.log(
+      `note: ${unused.count} score map(s) in ${scoremapDir} are not in the metadata and are ` +
+        `ignored (e.g. ${unused.example})`,
+    );
   }
 
   const progress = new Progress("evaluate", ids.length, { unit: "map" });
@@ -196,6 +229,7 @@ export async function main(args: string[]): Promise<unknown> {
     camCurveInterval: interval,
     iouThresholds: ious,
     count: ids.length,
+    unusedScoremaps: unused.count,
     ...result,
   };
   if (jsonOut) {

@@ -7,13 +7,15 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
-import { numberFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
-import type { DatasetProfile } from "../lib/data/synthetic.ts";
+import { intFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { setResumeHint } from "../lib/util/interrupt.ts";
+import { checkOutputDir, checkOutputFile } from "../lib/util/output.ts";
+import { projectPath } from "../lib/util/paths.ts";
+import type { DatasetProfile } from "../lib/config/schema.ts";
 import { tableMarkdown } from "../lib/viz/table.ts";
 import { measuredTable1Rows, TABLE1_COLUMNS } from "../lib/report/tables.ts";
 import {
   ALL_VARIANTS,
-  canonicalVariant,
   disposeExperiment,
   type ExperimentDataset,
   type ExperimentRecord,
@@ -21,12 +23,11 @@ import {
   loadExperiment,
   LOSS_ABLATION,
   ORTHO_ABLATION,
-  runExperiment,
   runExperiments,
   type SeedStat,
   seedSummary,
-  warmExperimentCaches,
 } from "../lib/train/experiment.ts";
+import { defaultParallelRuns } from "../lib/train/worker.ts";
 
 const GROUPS: Record<string, ExperimentVariant[]> = {
   main: ["main"],
@@ -36,11 +37,12 @@ const GROUPS: Record<string, ExperimentVariant[]> = {
 };
 
 const SPEC = {
-  usage: "deno task experiment [--dataset default|cub50] [--variant V|main|loss|ortho|all …]",
+  usage:
+    "deno task experiment [--dataset default|cub50] [--variant V|main|loss|ortho|all …] [--set k=v …]",
   description:
-    "Run the named experiment variants (missing ones only; equal setups once; --parallel at " +
-    "a time in child processes) and print their test tables. Variants: " +
-    `${ALL_VARIANTS.join(", ")}; groups: main, loss, ortho, all (default all).`,
+    "Run the named experiment variants — the configs configs/<dataset>/<variant>.json — (missing " +
+    "runs only; equal configs once; --parallel at a time in child processes) and print their test " +
+    `tables. Variants: ${ALL_VARIANTS.join(", ")}; groups: main, loss, ortho, all (default all).`,
   options: {
     dataset: {
       type: "string" as const,
@@ -53,26 +55,26 @@ const SPEC = {
       multiple: true,
       help: "variant or group (repeatable; default all)",
     },
-    parallel: { type: "string" as const, help: "runs at once", default: "2" },
+    set: {
+      type: "string" as const,
+      multiple: true,
+      help: "override one key of every variant's config, e.g. --set train.epochs=5",
+    },
+    parallel: {
+      type: "string" as const,
+      help:
+        `runs at once (default: one per core within free memory; here ${defaultParallelRuns()})`,
+    },
     seeds: {
       type: "string" as const,
-      help: "training seeds, e.g. 0,1,2 (default 0); seed k ≠ 0 runs in runs/<dataset>-seed<k>/ " +
-        "and several seeds print TeD-Loc's mean ± sd",
+      help: "training seeds, e.g. 0,1,2 (default 0); several seeds print TeD-Loc's mean ± sd",
       default: "0",
     },
     force: { type: "boolean" as const, help: "run again even when finished" },
     json: { type: "string" as const, help: "also write the records to this JSON file" },
     "runs-dir": { type: "string" as const, help: "parent of the run folders (default runs/)" },
     "cub-root": { type: "string" as const, help: "CUB_200_2011 folder" },
-    mobilenet: { type: "string" as const, help: "MobileNet tfjs folder for CUB-50" },
-    "warm-caches": {
-      type: "boolean" as const,
-      help: "only fill the caches all variants share (what runExperiments does first)",
-    },
-    "in-process": {
-      type: "boolean" as const,
-      help: "run exactly one variant in this process (what runExperiments' children do)",
-    },
+    mobilenet: { type: "string" as const, help: "MobileNet tfjs folder (overrides encoder.model)" },
   },
 };
 
@@ -95,7 +97,10 @@ async function main(args: string[]): Promise<void> {
     for (const g of group as ExperimentVariant[]) if (!variants.includes(g)) variants.push(g);
   }
   const seeds = parseSeeds(cli.values.seeds as string);
-  await initBackend();
+  const parallel = intFlag(cli, "parallel", { min: 1 });
+  await checkOutputDir((cli.values["runs-dir"] as string | undefined) ?? projectPath("runs"));
+  if (cli.values.json) await checkOutputFile(cli.values.json as string);
+  setResumeHint("run the same command again: finished runs are kept, the others resume");
   const t0 = performance.now();
   const load = (seed: number) =>
     loadExperiment(kind as ExperimentDataset, {
@@ -103,50 +108,33 @@ async function main(args: string[]): Promise<void> {
       runsDir: cli.values["runs-dir"] as string | undefined,
       cubRoot: cli.values["cub-root"] as string | undefined,
       mobilenetDir: cli.values.mobilenet as string | undefined,
+      set: cli.values.set as string[] | undefined,
       seed,
     });
-  if (cli.values["warm-caches"] || cli.values["in-process"]) {
-    if (seeds.length !== 1) throw new UsageError("--warm-caches/--in-process take one seed");
-    const ctx = await load(seeds[0]);
-    try {
-      if (cli.values["warm-caches"]) {
-        const t = await warmExperimentCaches(ctx);
-        const stages = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
-        console.error(`shared inputs ready: ${stages}`);
-        return;
-      }
-      if (variants.length !== 1) throw new UsageError("--in-process runs exactly one --variant");
-      const r = await runExperiment(ctx, variants[0]);
-      r.model.dispose();
-      r.cam.dispose();
-    } finally {
-      disposeExperiment(ctx);
-    }
-    return;
-  }
+  await initBackend();
+  // every config is resolved (and so validated) before any slow work
+  const contexts = [];
+  for (const seed of seeds) contexts.push(await load(seed));
+  console.error(`runs at once: ${parallel ?? defaultParallelRuns()}`);
   const bySeed = new Map<number, Map<ExperimentVariant, ExperimentRecord>>();
-  for (const seed of seeds) {
-    const ctx = await load(seed);
-    try {
-      console.error(`${ctx.description}${seeds.length > 1 ? `, seed ${seed}` : ""}`);
-      const recs = await runExperiments(ctx, variants, {
-        parallel: numberFlag(cli, "parallel"),
-        force: !!cli.values.force,
-      });
-      bySeed.set(seed, recs);
-      if (seeds.length === 1) {
-        const backbone = ctx.encoder.id.split("@")[0];
-        const rows = variants.flatMap((v) => {
-          const c = canonicalVariant(ctx, v);
-          return measuredTable1Rows(recs.get(v)!.rows, ctx.dataset.name, backbone)
-            .map((r) => ({ variant: c === v ? v : `${v} (= ${c})`, ...r }));
-        });
-        console.log(tableMarkdown(rows, [{ key: "variant", label: "variant" }, ...TABLE1_COLUMNS]));
-      }
-    } finally {
-      disposeExperiment(ctx);
+  for (const ctx of contexts) {
+    console.error(`${ctx.description}${seeds.length > 1 ? `, seed ${ctx.seed}` : ""}`);
+    const recs = await runExperiments(ctx, variants, { parallel, force: !!cli.values.force });
+    bySeed.set(ctx.seed, recs);
+    if (seeds.length === 1) {
+      const backbone = ctx.encoder.id.split("@")[0];
+      const rows = variants.flatMap((v) =>
+        measuredTable1Rows(recs.get(v)!.rows, ctx.dataset.name, backbone)
+          .map((r) => ({ variant: v, run: recs.get(v)!.runKey.slice(0, 8), ...r }))
+      );
+      console.log(tableMarkdown(rows, [
+        { key: "variant", label: "variant" },
+        { key: "run", label: "run" },
+        ...TABLE1_COLUMNS,
+      ]));
     }
   }
+  await disposeExperiment();
   if (seeds.length > 1) {
     // TeD-Loc rows over seeds: mean ± sd (min–max)
     const cell = (x: SeedStat | undefined) =>

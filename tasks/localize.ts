@@ -3,14 +3,28 @@
  * with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay, predicted
  * box red) and `<out>/localize.json` (top-k classes, boxes), and prints one line per image.
  *
+ * All or nothing: flags and --out are checked and every image is decoded before the model
+ * loads; outputs are staged in `<out>/.localize-tmp-PID/` and moved in only when every image
+ * succeeded, so a bad image, an error or Ctrl-C leaves no half-written results. A tiny or
+ * extreme-aspect image gets a warning (stderr and its JSON entry).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { basename, join } from "node:path";
 import { initBackend } from "../lib/backend/mod.ts";
-import { InputError } from "../lib/io/errors.ts";
-import { writeFileAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
-import { numberFlag, parseCli, requireFlag, runCli } from "../lib/util/cli.ts";
+import { fsErrorParts, InputError, OutputError } from "../lib/io/errors.ts";
+import {
+  type CliArgs,
+  floatFlag,
+  intFlag,
+  parseCli,
+  requireFlag,
+  runCli,
+  UsageError,
+} from "../lib/util/cli.ts";
+import { registerTempPath, throwIfInterrupted } from "../lib/util/interrupt.ts";
+import { checkOutputDir } from "../lib/util/output.ts";
 import { applyImageView, decodeImage, drawImageView } from "../lib/data/image.ts";
 import { type EncoderSpec, loadEncoder } from "../lib/model/load_encoder.ts";
 import { TfjsCnnEncoder } from "../lib/model/mobilenet.ts";
@@ -41,23 +55,68 @@ const SPEC = {
       help: "encoder layer with --encoder",
       default: "conv_pw_11_relu",
     },
-    topk: { type: "string" as const, help: "classes to list", default: "5" },
+    topk: { type: "string" as const, help: "classes to list (1..classes)", default: "5" },
     threshold: {
       type: "string" as const,
-      help: "box threshold as a fraction of the map maximum",
+      help: "box threshold as a fraction of the map maximum (0..1)",
       default: "0.5",
     },
   },
   positionals: true,
 };
 
-async function main(args: string[]): Promise<void> {
-  const a = parseCli(args, SPEC);
-  if (!a) return;
-  if (a.positionals.length === 0) throw new InputError("no images given (see --help)");
+/** An input image, decoded and checked before any model work. */
+interface Input {
+  path: string;
+  /** The 224×224 test view. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  /** Why the result may not mean much (tiny or extreme-aspect image), if so. */
+  warning?: string;
+}
+
+/** Smallest side and largest aspect ratio below/above which an image is degenerate. */
+const MIN_SIDE = 16, MAX_ASPECT = 8;
+
+/**
+ * Decode every image first, so a bad one (the 3rd of 4, say) stops the run before anything
+ * is written, with one line naming it and libvips' reason.
+ */
+async function decodeInputs(paths: string[]): Promise<Input[]> {
+  const inputs: Input[] = [];
+  for (const path of paths) {
+    throwIfInterrupted();
+    const img = await decodeImage(path);
+    const { width: w, height: h } = img;
+    const aspect = Math.max(w / h, h / w);
+    const warning = Math.min(w, h) < MIN_SIDE
+      ? `${w}×${h} image is tiny (a side under ${MIN_SIDE} px): the prediction is not meaningful`
+      : aspect > MAX_ASPECT
+      ? `${w}×${h} image has an extreme aspect ratio (${aspect.toFixed(0)}:1), stretched to ` +
+        `224×224: the prediction is not meaningful`
+      : undefined;
+    if (warning) console.error(`warning: ${path}: ${warning}`);
+    inputs.push({
+      path,
+      rgb: applyImageView(img, drawImageView("test")),
+      width: w,
+      height: h,
+      warning,
+    });
+  }
+  return inputs;
+}
+
+async function loadLocalizer(a: CliArgs, ckpt: string, topk: number) {
   await initBackend();
-  const ckpt = requireFlag(a, "checkpoint");
   const { model, info } = await loadTedLocCheckpoint(ckpt);
+  if (topk > model.anchors.count) {
+    model.dispose();
+    throw new UsageError(
+      `--topk must be ≤ ${model.anchors.count} (the checkpoint's classes), got '${topk}'`,
+    );
+  }
   let encoder: PatchEncoder;
   if (typeof a.values.encoder === "string") {
     encoder = await TfjsCnnEncoder.load(a.values.encoder, { layer: a.values.layer as string });
@@ -72,47 +131,91 @@ async function main(args: string[]): Promise<void> {
       { file: ckpt },
     );
   }
-  const out = a.values.out as string;
-  const tau = numberFlag(a, "threshold")!, topk = numberFlag(a, "topk")!;
-  const head = tedLocHead(model);
-  const report: unknown[] = [];
-  const used = new Set<string>();
-  for (const path of a.positionals) {
-    const img = await decodeImage(path);
-    const rgb = applyImageView(img, drawImageView("test"));
-    const x = tf.tensor4d(Float32Array.from(rgb), [1, 224, 224, 3]);
-    const [r] = localizeImages(head, encoder, x, {
-      topk,
-      boxThreshold: tau,
-      classNames: model.anchors.classNames,
-    });
-    x.dispose();
-    let name = basename(path).replace(/\.[^.]+$/, "");
-    while (used.has(name)) name += "_";
-    used.add(name);
-    const png = await heatmapOverlayPng(rgb, r.map, { predBoxes: [r.boxes[0]] });
-    await writeFileAtomic(join(out, `${name}.png`), png);
-    const sx = img.width / 224, sy = img.height / 224;
-    const b = r.boxes[0];
-    report.push({
-      image: path,
-      overlay: join(out, `${name}.png`),
-      topk: r.topk,
-      box224: b,
-      box: [b[0] * sx, b[1] * sy, (b[2] + 1) * sx - 1, (b[3] + 1) * sy - 1].map((v) =>
-        Math.round(v * 10) / 10
-      ),
-      threshold: tau,
-    });
-    console.log(
-      `${path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${b.join(", ")}] → ${
-        join(out, `${name}.png`)
-      }`,
-    );
+  return { model, encoder };
+}
+
+/** Write a staged output; a disk-full or similar failure names the file in `out`. */
+async function stageWrite(stage: string, out: string, name: string, bytes: Uint8Array) {
+  try {
+    await Deno.writeFile(join(stage, name), bytes);
+  } catch (err) {
+    const p = fsErrorParts(err);
+    throw p ? new OutputError(join(out, name), p.cause) : err;
   }
-  await writeTextAtomic(join(out, "localize.json"), JSON.stringify(report, null, 2) + "\n");
-  head.dispose();
-  encoder.dispose();
+}
+
+/**
+ * Move every staged file into `out` (overwriting earlier results of the same names): the
+ * outputs appear together, after all images succeeded.
+ */
+async function publish(stage: string, out: string): Promise<void> {
+  for await (const e of Deno.readDir(stage)) {
+    await Deno.rename(join(stage, e.name), join(out, e.name));
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  const a = parseCli(args, SPEC);
+  if (!a) return;
+  if (a.positionals.length === 0) throw new InputError("no images given (see --help)");
+  const ckpt = requireFlag(a, "checkpoint");
+  const topk = intFlag(a, "topk", { min: 1 })!;
+  const tau = floatFlag(a, "threshold", { min: 0, max: 1 })!;
+  const out = a.values.out as string;
+  await checkOutputDir(out);
+  const inputs = await decodeInputs(a.positionals);
+  const { model, encoder } = await loadLocalizer(a, ckpt, topk);
+  const head = tedLocHead(model);
+  // outputs are staged in a temporary folder inside --out and moved in when all succeeded
+  await Deno.mkdir(out, { recursive: true });
+  const stage = join(out, `.localize-tmp-${Deno.pid}`);
+  const forget = registerTempPath(stage);
+  try {
+    await Deno.mkdir(stage);
+    const report: unknown[] = [];
+    const used = new Set<string>();
+    for (const im of inputs) {
+      throwIfInterrupted();
+      const x = tf.tensor4d(Float32Array.from(im.rgb), [1, 224, 224, 3]);
+      const [r] = localizeImages(head, encoder, x, {
+        topk,
+        boxThreshold: tau,
+        classNames: model.anchors.classNames,
+      });
+      x.dispose();
+      let name = basename(im.path).replace(/\.[^.]+$/, "");
+      while (used.has(name)) name += "_";
+      used.add(name);
+      const png = await heatmapOverlayPng(im.rgb, r.map, { predBoxes: [r.boxes[0]] });
+      await stageWrite(stage, out, `${name}.png`, png);
+      const sx = im.width / 224, sy = im.height / 224;
+      const b = r.boxes[0];
+      report.push({
+        image: im.path,
+        overlay: join(out, `${name}.png`),
+        topk: r.topk,
+        box224: b,
+        box: [b[0] * sx, b[1] * sy, (b[2] + 1) * sx - 1, (b[3] + 1) * sy - 1].map((v) =>
+          Math.round(v * 10) / 10
+        ),
+        threshold: tau,
+        ...(im.warning ? { warning: im.warning } : {}),
+      });
+      console.log(
+        `${im.path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${b.join(", ")}] → ${
+          join(out, `${name}.png`)
+        }${im.warning ? " (see warning)" : ""}`,
+      );
+    }
+    const json = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");
+    await stageWrite(stage, out, "localize.json", json);
+    await publish(stage, out);
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+    forget();
+    head.dispose();
+    encoder.dispose();
+  }
 }
 
 if (import.meta.main) await runCli(() => main(Deno.args));

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { numberFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { intFlag, parseCli, runCli, UsageError } from "../lib/util/cli.ts";
+import { checkOutputDir } from "../lib/util/output.ts";
 import {
   type DatasetProfile,
   defaultDatasetName,
@@ -40,14 +41,14 @@ async function main(args: string[]): Promise<void> {
   if (!(profile in SYNTHETIC_PROFILES)) {
     throw new UsageError(`--profile must be ci, quick or full, got '${profile}'`);
   }
-  const seed = numberFlag(a, "seed")!;
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${seed}'`);
-  const workers = numberFlag(a, "workers");
-  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) {
-    throw new UsageError("--workers must be a non-negative integer");
-  }
+  const seed = intFlag(a, "seed", { min: -(2 ** 31), max: 2 ** 31 - 1 })!; // Rng takes 32 bits
+  const workers = intFlag(a, "workers", { min: 0, max: 64 });
   const name = defaultDatasetName(profile as DatasetProfile, seed);
   const out = (a.values.out as string | undefined) ?? projectPath("data", "generated", name);
+  const sample = a.values.sample as string | undefined;
+  // the folder is replaced through a temporary sibling: its parent must be writable too
+  await checkOutputDir(out, { atomic: true });
+  if (sample) await checkOutputDir(sample);
   const t0 = performance.now();
   const ds = await generateDefaultDataset(out, {
     profile: profile as DatasetProfile,
@@ -57,7 +58,6 @@ async function main(args: string[]): Promise<void> {
     name,
   });
   const counts = Object.entries(ds.splits).map(([k, m]) => `${k} ${m.imageIds.length}`).join(", ");
-  const sample = a.values.sample as string | undefined;
   if (sample) await writeDatasetSample(ds, sample, 4);
   console.log(
     `make-dataset: ${ds.classNames.length} classes, ${counts} → ${out} ` +

@@ -21,7 +21,9 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { InputError, readInputText } from "../io/errors.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
+import { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
+import { findUndecodableImages } from "./image.ts";
 import { readMetadata, type ReadMetadataOptions, type WsolMetadata } from "./metadata.ts";
 
 /** A loaded dataset: names, image location and per-split metadata (paths absolute). */
@@ -127,6 +129,17 @@ function pathMap(d: Record<string, unknown>, key: string, file: string, optional
   return v as Record<string, string>;
 }
 
+/** Options of {@link loadDataset}. */
+export interface LoadDatasetOptions extends ReadMetadataOptions {
+  /**
+   * Decode-check every image ({@link assertDatasetImagesDecode}) so a corrupt or truncated
+   * file is named now, not in the middle of training (default false: ~2 ms per image).
+   */
+  checkImages?: boolean;
+  /** A progress bar for `checkImages` (default false). */
+  progress?: boolean;
+}
+
 /**
  * Load a dataset folder: `dataset.json`, the class names and every split's metadata (and
  * mask metadata when declared). Checks that every label names a class.
@@ -139,7 +152,7 @@ function pathMap(d: Record<string, unknown>, key: string, file: string, optional
  */
 export async function loadDataset(
   root: string,
-  opts: ReadMetadataOptions = {},
+  opts: LoadDatasetOptions = {},
 ): Promise<WsolDataset> {
   const absRoot = resolve(root);
   const file = join(absRoot, DATASET_FILE);
@@ -213,7 +226,7 @@ export async function loadDataset(
     maskSplits: _ms,
     ...info
   } = d;
-  return {
+  const dataset: WsolDataset = {
     name,
     root: absRoot,
     imageRoot,
@@ -223,6 +236,8 @@ export async function loadDataset(
     ...(maskRoot !== undefined ? { maskRoot: at(maskRoot), maskSplits } : {}),
     ...(Object.keys(info).length > 0 ? { info } : {}),
   };
+  if (opts.checkImages) await assertDatasetImagesDecode(dataset, { progress: opts.progress });
+  return dataset;
 }
 
 /**
@@ -283,4 +298,63 @@ export function holdOutPerClass(
     };
   };
   return { rest: part((id) => !held.has(id)), heldOut: part((id) => held.has(id)) };
+}
+
+/** An image of a dataset that does not decode. */
+export interface BadDatasetImage {
+  split: string;
+  id: string;
+  path: string;
+  /** libvips' reason. */
+  reason: string;
+}
+
+/**
+ * Decode-check every image of a dataset's splits (default: all) before slow work, so a
+ * corrupt or truncated file is named now, with libvips' reason, not in the middle of
+ * training. Returns the bad images (empty when all decode); ~2 ms per CUB image.
+ *
+ * @example
+ * ```ts
+ * const bad = await findBadDatasetImages(ds, { progress: true });
+ * if (bad.length) throw new InputError(bad[0].reason, { file: bad[0].path });
+ * ```
+ */
+export async function findBadDatasetImages(
+  dataset: WsolDataset,
+  opts: { splits?: string[]; progress?: boolean } = {},
+): Promise<BadDatasetImage[]> {
+  const items: { split: string; id: string; path: string }[] = [];
+  const seen = new Set<string>();
+  for (const split of opts.splits ?? Object.keys(dataset.splits)) {
+    const m = dataset.splits[split];
+    if (!m) throw new Error(`dataset '${dataset.name}' has no split '${split}'`);
+    for (const id of m.imageIds) {
+      const path = datasetImagePath(dataset, id);
+      if (!seen.has(path)) items.push({ split, id, path }), seen.add(path);
+    }
+  }
+  const bar = opts.progress ? new Progress("decode check", items.length, { unit: "img" }) : null;
+  const bad = await findUndecodableImages(items.map((i) => i.path), {
+    onChecked: () => bar?.tick(),
+  });
+  bar?.done();
+  const byPath = new Map(items.map((i) => [i.path, i]));
+  return bad.map((b) => ({ ...byPath.get(b.path)!, reason: b.reason }));
+}
+
+/**
+ * {@link findBadDatasetImages}, then an {@link InputError} naming the first bad file with its
+ * reason and how many more there are (nothing when all decode).
+ */
+export async function assertDatasetImagesDecode(
+  dataset: WsolDataset,
+  opts: { splits?: string[]; progress?: boolean } = {},
+): Promise<void> {
+  const bad = await findBadDatasetImages(dataset, opts);
+  if (bad.length === 0) return;
+  const more = bad.length > 1 ? ` (and ${bad.length - 1} more images that do not decode)` : "";
+  throw new InputError(`${bad[0].reason} (image '${bad[0].id}' of split ${bad[0].split})${more}`, {
+    file: bad[0].path,
+  });
 }

@@ -6,12 +6,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import {
-  type SyntheticClass,
-  type SyntheticConfig,
-  type SyntheticJob,
-  writeSyntheticJob,
-} from "./synthetic.ts";
+import type { SyntheticClass, SyntheticConfig } from "./synthetic_classes.ts";
+import { type SyntheticJob, writeSyntheticJob } from "./synthetic_jobs.ts";
 
 self.onmessage = async (
   e: MessageEvent<{

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { TedLocModel, TedLocOutput } from "./tedloc.ts";
 
@@ -30,7 +31,7 @@ export interface LossWeights {
 }
 
 /** Default weights: 1 each (the paper gives none). */
-export const DEFAULT_LOSS_WEIGHTS: LossWeights = { kd: 1, pcl: 1, icl: 1, pclBg: 1 };
+export const DEFAULT_LOSS_WEIGHTS: LossWeights = { ...DEFAULT_RUN_CONFIG.loss };
 
 /**
  * Rows `index` of a `[M, d]` matrix. tfjs's gather gradient needs UnsortedSegmentSum, which

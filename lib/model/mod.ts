@@ -14,3 +14,4 @@ export * from "./tedloc.ts";
 export * from "./losses.ts";
 export * from "./baselines.ts";
 export * from "./flops.ts";
+export * from "./units.ts";

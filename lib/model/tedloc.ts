@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../backend/matmul.ts";
 import { Rng } from "../util/rng.ts";
@@ -97,18 +98,9 @@ export type TedLocOptions =
 
 /** Default architecture (2-layer GELU MLP with input LayerNorm, linear g, cosine, τ = 0.07). */
 export const DEFAULT_TEDLOC = {
-  decoder: {
-    kind: "mlp",
-    hidden: 256,
-    activation: "gelu",
-    layerNorm: true,
-    residual: false,
-    heads: 4,
-  } as DecoderConfig,
-  classifier: { kind: "linear", hidden: 64, activation: "relu" } as PatchClassifierConfig,
-  temperature: 0.07,
-  cosine: true,
-  poolEps: 1e-6,
+  ...DEFAULT_RUN_CONFIG.model,
+  decoder: { ...DEFAULT_RUN_CONFIG.model.decoder } as DecoderConfig,
+  classifier: { ...DEFAULT_RUN_CONFIG.model.classifier } as PatchClassifierConfig,
   initSeed: 0,
 };
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ProgressOptions } from "../util/progress.ts";
 import type { FeatureSet } from "../model/encoder.ts";
@@ -12,12 +13,7 @@ import { CamHead } from "../model/baselines.ts";
 import { featureRows } from "../cues/sources.ts";
 import { InputError } from "../io/errors.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import {
-  DEFAULT_OPTIMIZER,
-  DEFAULT_SCHEDULE,
-  type OptimizerConfig,
-  type ScheduleConfig,
-} from "./optim.ts";
+import { type OptimizerConfig, type ScheduleConfig } from "./optim.ts";
 import { fit, type FitHead } from "./fit.ts";
 
 /** CAM training settings. */
@@ -30,15 +26,8 @@ export interface CamTrainConfig {
   randomViews: boolean;
 }
 
-/** Defaults: 30 epochs of 32, Adam 1e-3 with weight decay 1e-4, cosine. */
-export const DEFAULT_CAM_TRAIN: CamTrainConfig = {
-  epochs: 30,
-  batchSize: 32,
-  seed: 0,
-  optimizer: { ...DEFAULT_OPTIMIZER, weightDecay: 1e-4 },
-  schedule: DEFAULT_SCHEDULE,
-  randomViews: true,
-};
+/** Defaults (the run config's): 60 epochs of 32, Adam 3e-2 with weight decay 1e-4, cosine. */
+export const DEFAULT_CAM_TRAIN: CamTrainConfig = structuredClone(DEFAULT_RUN_CONFIG.cam);
 
 /** Options of {@link trainCamHead}: config overrides plus the class count and a subset of ids. */
 export type CamTrainInput = Partial<Omit<CamTrainConfig, "optimizer" | "schedule">> & {

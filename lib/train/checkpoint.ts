@@ -9,16 +9,20 @@
  * `model_config` (JSON), `epoch` (epochs finished), `step`, `optimizer_step`, `rng_state`,
  * `class_names` (JSON), `anchor_source`, `anchor_ortho`, `anchor_raw_dim`, `encoder_id`,
  * `grid` (JSON), `stride`, `cell_offset`, `history` (JSON array of epoch records),
- * `encoder_spec` (JSON recipe to rebuild the encoder, or null), `weight_layout = "in_out"`.
+ * `encoder_spec` (JSON recipe to rebuild the encoder, or null), `weight_layout = "in_out"`,
+ * `content_sha256` (see {@link checkpointContentHash}: checked at load, so flipped bytes are a
+ * clear error instead of silent nonsense).
  *
  * A checkpoint is self-contained for inference: model config, weights, anchors, class
  * names and the encoder geometry.
  *
  * @module
  */
-import { InputError } from "../io/errors.ts";
+import { createHash } from "node:crypto";
+import { InputError, readInputFile } from "../io/errors.ts";
 import {
-  readSafetensors,
+  parseSafetensors,
+  type SafeData,
   type SafeTensorInput,
   toFloat32,
   writeSafetensors,
@@ -73,19 +77,48 @@ export function configDiff(a: unknown, b: unknown, path = ""): string[] {
   return sa === sb ? [] : [`${path || "(root)"}: ${sa ?? "(absent)"} ≠ ${sb ?? "(absent)"}`];
 }
 
-/** Write a checkpoint atomically. */
+/** The metadata key holding {@link checkpointContentHash}. */
+export const CHECKPOINT_HASH_KEY = "content_sha256";
+
+/**
+ * SHA-256 (hex) of a checkpoint's content: every tensor (name, shape, element type, bytes; in
+ * name order) and every metadata entry but the hash itself. Stored at save and recomputed at
+ * load, so damage anywhere in the file — weights, anchors, optimizer state or metadata — is
+ * found before the model is used.
+ */
+export function checkpointContentHash(
+  tensors: Iterable<[string, { shape: number[]; data: SafeData }]>,
+  metadata: Record<string, string>,
+): string {
+  const h = createHash("sha256");
+  const list = [...tensors].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [name, t] of list) {
+    h.update(JSON.stringify([name, t.shape, t.data.constructor.name, t.data.byteLength]));
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  const keys = Object.keys(metadata).filter((k) => k !== CHECKPOINT_HASH_KEY).sort();
+  h.update(JSON.stringify(keys.map((k) => [k, metadata[k]])));
+  return h.digest("hex");
+}
+
+/** Named weight arrays as a model hands them out. */
+type NamedWeightsLike = Record<string, SafeTensorInput>;
+
+/** Write a checkpoint atomically (with its content hash). */
 export async function writeCheckpoint(
   path: string,
-  model: TedLocModel,
+  model: Pick<TedLocModel, "anchors"> & {
+    getWeights(): NamedWeightsLike | Promise<NamedWeightsLike>;
+  },
   info: CheckpointInfo,
   optimizerState: NamedArrays = {},
 ): Promise<void> {
   const tensors: Record<string, SafeTensorInput> = {};
-  for (const [n, w] of Object.entries(model.getWeights())) tensors[n] = w;
+  for (const [n, w] of Object.entries(await model.getWeights())) tensors[n] = w;
   for (const [n, w] of Object.entries(optimizerState)) tensors[`optim.${n}`] = w;
   const a = model.anchors;
   tensors.anchors = { shape: [a.count, a.dim], data: a.vectors };
-  await writeSafetensors(path, tensors, {
+  const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     train_config: JSON.stringify(info.trainConfig ?? null),
     model_config: JSON.stringify(info.modelConfig),
@@ -104,7 +137,9 @@ export async function writeCheckpoint(
     history: JSON.stringify(info.history),
     encoder_spec: JSON.stringify(info.encoderSpec ?? null),
     weight_layout: "in_out",
-  });
+  };
+  metadata[CHECKPOINT_HASH_KEY] = checkpointContentHash(Object.entries(tensors), metadata);
+  await writeSafetensors(path, tensors, metadata);
 }
 
 /** A checkpoint read back. */
@@ -133,13 +168,23 @@ function num(text: string | undefined, what: string, file: string): number {
 
 /** Read a checkpoint file (format checked; weights not yet put into a model). */
 export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const st = await readSafetensors(path);
+  const st = parseSafetensors(await readInputFile(path), path);
   const md = st.metadata;
   if (md.format !== CHECKPOINT_FORMAT) {
     throw new InputError(
       `not a TeD-Loc checkpoint: format is '${
         md.format ?? "(none)"
       }', expected '${CHECKPOINT_FORMAT}'`,
+      { file: path },
+    );
+  }
+  // Checkpoints written before the hash existed have no content_sha256: they still load,
+  // unchecked (as they always did).
+  const stored = md[CHECKPOINT_HASH_KEY];
+  if (stored !== undefined && checkpointContentHash(st.tensors, md) !== stored) {
+    throw new InputError(
+      "checkpoint is damaged: its content does not match the SHA-256 stored when it was " +
+        "saved (content_sha256); use another checkpoint or train again",
       { file: path },
     );
   }

@@ -25,8 +25,15 @@ export { type BatchResult, type ExtractionTask, runExtraction } from "./extract.
 export * from "./optim.ts";
 export * from "./checkpoint.ts";
 export * from "./trainer.ts";
+export * from "./fit.ts";
 export * from "./cam.ts";
 export * from "./synthetic.ts";
 export * from "./localize.ts";
 export * from "./pipeline.ts";
 export * from "./experiment.ts";
+export * from "./run.ts";
+export * from "./inputs.ts";
+export * from "./stages.ts";
+export * from "./cue_recipe.ts";
+export * from "./run_config.ts";
+export { defaultParallelRuns, runConfigs, type RunConfigsOptions, type RunJob } from "./worker.ts";

@@ -34,25 +34,8 @@ export interface ScheduleConfig {
   minLrRatio: number;
 }
 
-/** Adam, lr 1e-3, no weight decay. */
-export const DEFAULT_OPTIMIZER: OptimizerConfig = {
-  kind: "adam",
-  lr: 1e-3,
-  weightDecay: 0,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  momentum: 0.9,
-};
-
-/** Cosine decay to 1 % with half an epoch of warm-up. */
-export const DEFAULT_SCHEDULE: ScheduleConfig = {
-  kind: "cosine",
-  warmupEpochs: 0.5,
-  stepEpochs: 10,
-  gamma: 0.1,
-  minLrRatio: 0.01,
-};
+/** Adam, lr 1e-3, no weight decay; cosine decay to 1 % with half an epoch of warm-up (lib/config/schema.ts). */
+export { DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE } from "../config/schema.ts";
 
 /**
  * Learning rate at step `step` (0-based) of `totalSteps`.

@@ -1,114 +1,56 @@
 /**
- * The whole experiment in one call: frozen features (cached) → cues → TeD-Loc and the CAM
- * baseline trained on the same tokens → evaluation of TeD-Loc, CAM, vanilla similarity and
- * the centre prior on the test split, with parameters and timings.
+ * One run of a config, as stages: frozen features (cached) → CAM baseline (stage) → cues →
+ * TeD-Loc training, one stage per round (self-training rounds train on the previous round's
+ * maps) → evaluation of TeD-Loc and the baselines on the test split → the run record.
  *
  * Choices are made on a validation set that is never the test split: the dataset's `val`
- * split when it has one, else a seeded `valFraction` of train held out from training.
+ * split when it has one, else a seeded `dataset.valFraction` of train held out from training.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
-import { writeTextAtomic } from "../io/atomic.ts";
+import { InterruptedError } from "../util/interrupt.ts";
 import { Rng } from "../util/rng.ts";
 import type { ProgressOptions } from "../util/progress.ts";
-import type { WsolDataset } from "../data/dataset.ts";
 import type { WsolMetadata } from "../data/metadata.ts";
 import { loadImageBatch } from "../data/loader.ts";
-import type { Anchors } from "../text/anchors.ts";
-import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
-import type { TfjsCnnClassifier } from "../model/mobilenet.ts";
+import type { FeatureSet } from "../model/encoder.ts";
 import { buildAnchorSpace } from "../model/anchor_space.ts";
 import {
-  CamHead,
+  type CamHead,
   type LocalizationHead,
   tedLocHead,
   VanillaSimilarityHead,
 } from "../model/baselines.ts";
 import type { TedLocModel } from "../model/tedloc.ts";
 import type { CueSet } from "../cues/cues.ts";
-import {
-  camCueSource,
-  centerPriorCueSource,
-  combineCueSets,
-  fileCueSource,
-  headCueSource,
-  pcaCueSource,
-} from "../cues/sources.ts";
-import { extractFeatures, hashCacheKey } from "./features.ts";
-import { extractAttentionCues, extractCamCues } from "./cue_cache.ts";
-import { type CamTrainInput, readCamHead, trainCamHead, writeCamHead } from "./cam.ts";
-import { type TrainConfigInput, type TrainResult, trainTedLoc } from "./trainer.ts";
-import {
-  evaluateCueSet,
-  evaluateFixedMap,
-  evaluateHead,
-  type EvaluationResult,
-} from "./localize.ts";
+import { headCueSource } from "../cues/sources.ts";
 import { type BoxMetrics, centerGaussianMap } from "../metrics/mod.ts";
+import { computedPart, RUN_RECORD_VERSION } from "../config/identity.ts";
+import type { RunConfig } from "../config/schema.ts";
+import { extractFeatures } from "./features.ts";
+import { buildCues, parseCueRecipe } from "./cue_recipe.ts";
+import { readCamHead, trainCamHead, writeCamHead } from "./cam.ts";
+import { type TrainConfig, type TrainResult, trainTedLoc } from "./trainer.ts";
+import { loadTedLocCheckpoint } from "./checkpoint.ts";
+import { evaluateCueSet, evaluateFixedMap, evaluateHead } from "./localize.ts";
+import type { RunInputs } from "./inputs.ts";
+import { cachedStage } from "./stages.ts";
+import { camTrainInput, trainConfigInput } from "./run_config.ts";
 
-/**
- * Version of what a pipeline result means; bumped when evaluation changes (2: CAM and vanilla
- * scored on the ground-truth class's map, as wsolevaluation does), so stale run records are
- * recomputed rather than shown beside new ones.
- */
-export const PIPELINE_RECORD_VERSION = 2;
-
-/** Options of {@link runTedLocPipeline}. */
+/** How a run is carried out (none of it changes the result). */
 export interface PipelineOptions {
-  dataset: WsolDataset;
-  encoder: PatchEncoder;
-  /** Raw anchors (default: the dataset's anchors file). */
-  anchors: Anchors;
-  /**
-   * Cue recipe: terms joined by `*` (product) or `+` (mean, lower precedence), each one of
-   * `inet<k>` (ImageNet CAM top-k; needs `classifier`), `cam` (CAM baseline, true class),
-   * `prior`, `pca`, `attention` (ViT CLS attention), `files:<dir>`. Default `inet5*cam*prior`.
-   */
-  cues?: string;
-  classifier?: TfjsCnnClassifier;
-  train?: TrainConfigInput;
-  cam?: CamTrainInput;
-  /** Held-out fraction of train when the dataset has no `val` split (default 0.2). */
-  valFraction?: number;
-  /** Run folder: checkpoint, metrics.jsonl, results.json, score maps. */
-  outDir?: string;
-  /** Resume TeD-Loc training from `outDir` when possible. */
-  resume?: boolean;
-  /** Abort training between steps (the last finished epoch's checkpoint stays resumable). */
-  signal?: AbortSignal;
-  /** Feature/cue extraction workers (default 2). */
+  /** Parent of the stage caches and features (default `<project>/data/cache`). */
+  cacheDir: string;
+  /** Feature/cue extraction workers (default: one per core). */
   workers?: number;
-  cacheDir?: string;
   progress?: ProgressOptions | false;
-  /**
-   * Training rounds (default 1: plain TeD-Loc). Round r > 1 trains a fresh model on the maps
-   * of round r − 1's model as cues (self-training; our extension, not in the paper). Its
-   * checkpoint goes to `outDir/round<r>`.
-   */
-  rounds?: number;
-  /**
-   * Where the CAM baseline is cached (loaded when trained by the same recipe on the same
-   * tokens, else trained and saved); default `outDir/cam.safetensors` when resuming.
-   */
-  camPath?: string;
-  /**
-   * Evaluate the baselines (CAM, vanilla, centre prior) beside TeD-Loc (default true); ablation
-   * runs that only change TeD-Loc skip them.
-   */
-  baselines?: boolean;
-  /**
-   * Test-time flip (our extension): also report `tedloc+flip` and `cam+flip` rows, whose maps
-   * and scores are averaged over the image and its mirror (see `evaluateHead`); the evaluation
-   * split's flip view is extracted and cached. The plain rows stay the protocol's numbers.
-   */
-  flipTta?: boolean;
-  /** Evaluate on this split (default `test`). */
-  evalSplit?: string;
-  /** Threshold step of the box evaluator (default 0.01). */
-  camCurveInterval?: number;
+  /** Stop between steps; the last finished epoch's checkpoint stays resumable. */
+  signal?: AbortSignal;
+  /** Save TeD-Loc's test score maps here (`<imageId>.npy`, wsolevaluation layout). */
+  scoremapDir?: string;
 }
 
 /** One row of the results table. */
@@ -123,130 +65,32 @@ export interface PipelineRow {
   msPerImage: number;
 }
 
-/** What {@link runTedLocPipeline} returns. */
+/** What a run computes (the record, `results.json`) plus the live models. */
 export interface PipelineResult {
   rows: PipelineRow[];
   /** Validation metrics of TeD-Loc and CAM (the numbers choices may look at). */
   validation: Record<string, BoxMetrics>;
   /** Test metrics of each round's model (the last one is the `tedloc` row). */
   roundMetrics: BoxMetrics[];
-  /** Cue quality on held-out train images (box metrics of the cue maps themselves); null with a val split. */
+  /** Cue quality on held-out train images (box metrics of the cue maps); null with a val split. */
   cueValidation: BoxMetrics | null;
   config: {
-    /** {@link PIPELINE_RECORD_VERSION} of the code that produced it. */
-    recordVersion: number;
-    /** Whether `+flip` rows were evaluated. */
     flipTta: boolean;
     cues: string;
     cuesSource: string;
-    train: TrainResult["config"];
+    train: TrainConfig;
     valIds: number;
     fitIds: number;
   };
+  /** Per-epoch history of the last round. */
+  history: TrainResult["history"];
   timings: Record<string, number>;
   model: TedLocModel;
   cam: CamHead;
 }
 
-/**
- * Train the CAM baseline, or load it from `path` when that file was written by the same
- * training recipe on the same tokens (key: config, token set, fit ids); saves it there.
- */
-async function cachedCamHead(
-  features: FeatureSet,
-  labels: Int32Array,
-  input: CamTrainInput,
-  path?: string,
-): Promise<CamHead> {
-  const { progress: _p, ids, ...config } = input;
-  const key = JSON.stringify({
-    config,
-    tokens: [features.encoderId, features.grid, features.dim, features.ids.length],
-    fit: await hashCacheKey(ids ?? features.ids),
-  });
-  if (path && (await Deno.stat(path).then(() => true, () => false))) {
-    const cached = await readCamHead(path, key);
-    if (cached) return cached;
-  }
-  const { cam } = await trainCamHead(features, labels, input);
-  if (path) await writeCamHead(path, cam, key);
-  return cam;
-}
-
-function labelsFor(ids: string[], ...metas: WsolMetadata[]): Int32Array {
-  return Int32Array.from(ids, (id) => {
-    for (const m of metas) {
-      const y = m.classLabels.get(id);
-      if (y !== undefined) return y;
-    }
-    throw new InputError(`no class label for image '${id}'`);
-  });
-}
-
-/** Parse and build a cue recipe (see {@link PipelineOptions.cues}). */
-async function buildCues(
-  recipe: string,
-  ctx: {
-    dataset: WsolDataset;
-    encoder: PatchEncoder;
-    classifier?: TfjsCnnClassifier;
-    features: FeatureSet;
-    labels: Int32Array;
-    cam: CamHead;
-    workers: number;
-    cacheDir?: string;
-    progress?: ProgressOptions | false;
-  },
-): Promise<CueSet> {
-  const req = {
-    ids: ctx.features.ids,
-    grid: ctx.features.grid,
-    labels: ctx.labels,
-    features: ctx.features,
-  };
-  const term = async (t: string): Promise<CueSet> => {
-    const inet = /^inet(\d+)$/.exec(t);
-    if (inet) {
-      if (!ctx.classifier) throw new InputError(`cue '${t}' needs an ImageNet classifier`);
-      const c = await extractCamCues(ctx.classifier, ctx.dataset, "train", {
-        topK: Number(inet[1]),
-        target: ctx.encoder,
-        workers: ctx.workers,
-        cacheDir: ctx.cacheDir === undefined ? undefined : join(ctx.cacheDir, "cues"),
-        progress: ctx.progress,
-      });
-      return c;
-    }
-    if (t === "cam") return await camCueSource(ctx.cam).produce(req);
-    if (t === "prior") return await centerPriorCueSource().produce(req);
-    if (t === "pca") return await pcaCueSource().produce(req);
-    if (t === "attention") {
-      return await extractAttentionCues(ctx.encoder, ctx.dataset, "train", {
-        workers: ctx.workers,
-        progress: ctx.progress,
-      });
-    }
-    if (t.startsWith("files:")) return await fileCueSource(t.slice(6)).produce(req);
-    throw new InputError(
-      `unknown cue '${t}' (use inet<k>, cam, prior, pca, attention, files:<dir>)`,
-    );
-  };
-  const sums: CueSet[] = [];
-  for (const part of recipe.split("+").map((s) => s.trim()).filter(Boolean)) {
-    const factors: CueSet[] = [];
-    for (const f of part.split("*").map((s) => s.trim()).filter(Boolean)) {
-      factors.push(await term(f));
-    }
-    if (factors.length === 0) throw new InputError(`empty cue term in '${recipe}'`);
-    sums.push(factors.length === 1 ? factors[0] : combineCueSets(factors, "product"));
-  }
-  if (sums.length === 0) throw new InputError(`empty cue recipe '${recipe}'`);
-  return sums.length === 1 ? sums[0] : combineCueSets(sums, "mean");
-}
-
-/** What every run of a pipeline setup starts from: tokens, labels, the CAM baseline, cues. */
+/** What every run of a config starts from: tokens, labels, the CAM baseline, round-1 cues. */
 interface PreparedInputs {
-  recipe: string;
   train: FeatureSet;
   test: FeatureSet;
   labels: Int32Array;
@@ -261,102 +105,6 @@ interface PreparedInputs {
 
 type Clock = <T>(name: string, f: () => Promise<T>) => Promise<T>;
 
-/** Features (cached), CAM baseline (cached at `camPath`), round-1 cues (cached). */
-async function prepareInputs(opts: PipelineOptions, clock: Clock): Promise<PreparedInputs> {
-  const { dataset, encoder } = opts;
-  const workers = opts.workers ?? 2;
-  const evalSplit = opts.evalSplit ?? "test";
-  const recipe = opts.cues ?? (opts.classifier ? "inet5*cam*prior" : "cam*prior");
-  const featureCache = opts.cacheDir === undefined ? undefined : join(opts.cacheDir, "features");
-  const fq = { workers, cacheDir: featureCache, progress: opts.progress };
-  const train = await clock(
-    "features",
-    () => extractFeatures(encoder, dataset, "train", { ...fq, views: ["test", "flip"] }),
-  );
-  const test = await clock(
-    "features",
-    () =>
-      extractFeatures(encoder, dataset, evalSplit, {
-        ...fq,
-        views: opts.flipTta ? ["test", "flip"] : ["test"],
-      }),
-  );
-  const trainMeta = dataset.splits.train;
-  const labels = labelsFor(train.ids, trainMeta);
-
-  // validation: the dataset's val split, else a held-out part of train
-  let val: FeatureSet, valMeta: WsolMetadata, valIds: string[], fitIds: string[];
-  if (dataset.splits.val) {
-    val = await clock(
-      "features",
-      () => extractFeatures(encoder, dataset, "val", { ...fq, views: ["test"] }),
-    );
-    valMeta = dataset.splits.val;
-    valIds = [...val.ids];
-    fitIds = [...train.ids];
-  } else {
-    const shuffled = new Rng(opts.train?.seed ?? 0).shuffle([...train.ids]);
-    const nVal = Math.round((opts.valFraction ?? 0.2) * shuffled.length);
-    valIds = shuffled.slice(0, nVal);
-    fitIds = shuffled.slice(nVal);
-    val = train;
-    valMeta = trainMeta;
-  }
-
-  const cam = await clock("train cam", () =>
-    cachedCamHead(
-      train,
-      labels,
-      {
-        epochs: 60,
-        optimizer: { lr: 3e-2, weightDecay: 1e-4 },
-        ...opts.cam,
-        numClasses: opts.anchors.count,
-        ids: fitIds,
-        progress: opts.progress,
-      },
-      opts.camPath ??
-        (opts.outDir && opts.resume ? join(opts.outDir, "cam.safetensors") : undefined),
-    ));
-  const cues = await clock(
-    "cues",
-    () =>
-      buildCues(recipe, {
-        dataset,
-        encoder,
-        classifier: opts.classifier,
-        features: train,
-        labels,
-        cam,
-        workers,
-        cacheDir: opts.cacheDir,
-        progress: opts.progress,
-      }),
-  );
-  // cue quality on the validation images (train images held out, or none when val is separate)
-  const cueValidation = dataset.splits.val || valIds.length === 0
-    ? null
-    : evaluateCueSet(cues, trainMeta, train, {
-      ids: valIds,
-      camCurveInterval: opts.camCurveInterval,
-    });
-
-  return { recipe, train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation };
-}
-
-/**
- * Fill the caches a run of `opts` reads — train/val/test features (the test split's flip view
- * too when `flipTta`), the CAM baseline at `camPath`, the round-1 cues — and return the seconds
- * each took. Runs that share them (all variants of an experiment) can then start in parallel
- * without computing them twice.
- */
-export async function warmPipelineCaches(opts: PipelineOptions): Promise<Record<string, number>> {
-  const timings: Record<string, number> = {};
-  const p = await prepareInputs(opts, makeClock(timings));
-  p.cam.dispose();
-  return timings;
-}
-
 function makeClock(timings: Record<string, number>): Clock {
   return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -366,124 +114,302 @@ function makeClock(timings: Record<string, number>): Clock {
   };
 }
 
+/** Extraction workers by default: one per core (each runs a single-threaded wasm model). */
+export function defaultExtractionWorkers(cores = navigator.hardwareConcurrency ?? 2): number {
+  return Math.max(1, cores);
+}
+
+function labelsFor(ids: string[], meta: WsolMetadata): Int32Array {
+  return Int32Array.from(ids, (id) => {
+    const y = meta.classLabels.get(id);
+    if (y === undefined) throw new InputError(`no class label for image '${id}'`);
+    return y;
+  });
+}
+
+/** Features (cached), the held-out split, the CAM baseline (stage), round-1 cues. */
+async function prepareInputs(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  opts: PipelineOptions,
+  clock: Clock,
+): Promise<PreparedInputs> {
+  const { dataset, encoder } = inputs;
+  const recipe = parseCueRecipe(cfg.cues.recipe);
+  const workers = opts.workers ?? defaultExtractionWorkers();
+  const fq = {
+    workers,
+    cacheDir: join(opts.cacheDir, "features"),
+    progress: opts.progress,
+  };
+  const features = (split: string, flip: boolean) =>
+    clock(
+      "features",
+      () =>
+        extractFeatures(encoder, dataset, split, {
+          ...fq,
+          views: flip ? ["test", "flip"] : ["test"],
+        }),
+    );
+  const train = await features("train", true);
+  const test = await features(cfg.eval.split, cfg.eval.flipTta);
+  const trainMeta = dataset.splits.train;
+  const labels = labelsFor(train.ids, trainMeta);
+
+  let val = train, valMeta = trainMeta, valIds: string[], fitIds: string[];
+  if (dataset.splits.val) {
+    val = await features("val", false);
+    valMeta = dataset.splits.val;
+    valIds = [...val.ids];
+    fitIds = [...train.ids];
+  } else {
+    const shuffled = new Rng(cfg.train.seed).shuffle([...train.ids]);
+    const nVal = Math.round(cfg.dataset.valFraction * shuffled.length);
+    valIds = shuffled.slice(0, nVal);
+    fitIds = shuffled.slice(nVal);
+  }
+
+  const camInput = camTrainInput(cfg);
+  const cam = await clock("train cam", () =>
+    cachedStage({
+      root: join(opts.cacheDir, "stages"),
+      stage: "cam",
+      key: {
+        dataKey: inputs.dataKey,
+        version: RUN_RECORD_VERSION,
+        cam: camInput,
+        tokens: [train.encoderId, train.grid, train.dim, train.ids.length],
+        fitIds,
+      },
+      read: async (dir) => (await readCamHead(join(dir, "cam.safetensors")))!,
+      compute: async (dir) => {
+        const { cam } = await trainCamHead(train, labels, {
+          ...camInput,
+          numClasses: inputs.anchors.count,
+          ids: fitIds,
+          progress: opts.progress,
+        });
+        await writeCamHead(join(dir, "cam.safetensors"), cam);
+        return cam;
+      },
+    }));
+  const cues = await clock("cues", () =>
+    buildCues(recipe, {
+      dataset,
+      encoder,
+      classifier: inputs.classifier,
+      cam,
+      workers,
+      cacheDir: opts.cacheDir,
+      progress: opts.progress,
+    }, { ids: train.ids, grid: train.grid, labels, features: train }));
+  // cue quality on the validation images (train images held out; none when val is separate)
+  const cueValidation = dataset.splits.val || valIds.length === 0
+    ? null
+    : await evaluateCueSet(cues, trainMeta, train, {
+      ids: valIds,
+      camCurveInterval: cfg.eval.camCurveInterval,
+    });
+  return { train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation };
+}
+
 /**
- * Run the experiment. The caller disposes `result.model` and `result.cam`.
+ * Fill the caches a run of `cfg` reads — train/val/test features (the flip view too when
+ * `eval.flipTta`), the CAM baseline, the round-1 cues — and return the seconds each took, so
+ * runs that share them can then start in parallel without computing them twice.
+ */
+export async function warmPipelineCaches(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  opts: PipelineOptions,
+): Promise<Record<string, number>> {
+  const timings: Record<string, number> = {};
+  const p = await prepareInputs(cfg, inputs, opts, makeClock(timings));
+  p.cam.dispose();
+  return timings;
+}
+
+/** What training depends on: the config without its labels, evaluation and round count. */
+function trainingIdentity(cfg: RunConfig, dataKey: string, round: number) {
+  const { eval: _e, ...rest } = computedPart(cfg);
+  return { ...rest, train: { ...rest.train, rounds: null }, dataKey, round, RUN_RECORD_VERSION };
+}
+
+/** Train round `round` (a cached stage: a finished round is read back, an unfinished one resumed). */
+async function fitRound(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  p: PreparedInputs,
+  cues: CueSet,
+  round: number,
+  opts: PipelineOptions,
+): Promise<
+  { model: TedLocModel; config: TrainConfig; history: TrainResult["history"]; dir: string }
+> {
+  let dir = "";
+  const out = await cachedStage({
+    root: join(opts.cacheDir, "stages"),
+    stage: "fit",
+    key: trainingIdentity(cfg, inputs.dataKey, round),
+    read: async (d) => {
+      dir = d;
+      const { model, info } = await loadTedLocCheckpoint(join(d, "last.safetensors"));
+      return {
+        model,
+        config: info.trainConfig as TrainConfig,
+        history: info.history as TrainResult["history"],
+      };
+    },
+    compute: async (d) => {
+      dir = d;
+      const r = await trainTedLoc(
+        { features: p.train, labels: p.labels, cues, anchors: inputs.anchors, ids: p.fitIds },
+        trainConfigInput(cfg),
+        {
+          outDir: d,
+          resume: true,
+          progress: opts.progress,
+          encoderSpec: inputs.encoder.spec ?? null,
+          signal: opts.signal,
+        },
+      );
+      if (opts.signal?.aborted) {
+        // the last finished epoch's checkpoint stays in this stage's folder: a rerun resumes it
+        r.model.dispose();
+        throw opts.signal.reason instanceof Error
+          ? opts.signal.reason
+          : new InterruptedError("SIGINT");
+      }
+      return { model: r.model, config: r.config, history: r.history };
+    },
+  });
+  return { ...out, dir };
+}
+
+/**
+ * Run a config: every stage, reusing finished ones. The caller disposes `result.model` and
+ * `result.cam`. `checkpoint` is the last round's stage folder.
  *
  * @example
  * ```ts
- * const ds = await ensureDefaultDataset();
- * const r = await runTedLocPipeline({ dataset: ds, encoder: await defaultEncoder(),
- *   classifier: await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR), anchors: await readAnchors(ds.anchorsPath!) });
+ * const cfg = await resolveRunConfig({ profile: "ci" });
+ * const r = await runPipeline(cfg, await loadRunInputs(cfg), { cacheDir: "data/cache" });
  * console.table(r.rows.map((x) => ({ method: x.method, ...x.metrics })));
  * ```
  */
-export async function runTedLocPipeline(opts: PipelineOptions): Promise<PipelineResult> {
-  const { dataset, encoder } = opts;
-  const evalSplit = opts.evalSplit ?? "test";
+export async function runPipeline(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  opts: PipelineOptions,
+): Promise<PipelineResult & { checkpointDir: string }> {
   const timings: Record<string, number> = {};
   const clock = makeClock(timings);
-  const { recipe, train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation } =
-    await prepareInputs(opts, clock);
-  const ev = { progress: opts.progress, camCurveInterval: opts.camCurveInterval };
-
-  const rounds = opts.rounds ?? 1;
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    throw new InputError(`rounds must be a positive integer, got ${rounds}`);
+  const p = await prepareInputs(cfg, inputs, opts, clock);
+  const testMeta = inputs.dataset.splits[cfg.eval.split];
+  if (!testMeta) {
+    throw new InputError(`dataset ${inputs.dataset.name} has no split '${cfg.eval.split}'`);
   }
-  let result: TrainResult | null = null;
+  const ev = { progress: opts.progress, camCurveInterval: cfg.eval.camCurveInterval };
+
   const roundMetrics: BoxMetrics[] = [];
-  let roundCues = cues;
-  for (let r = 1; r <= rounds; r++) {
-    if (result) {
-      roundCues = await headCueSource(tedLocHead(result.model)).produce({
-        ids: train.ids,
-        grid: train.grid,
-        features: train,
-      });
-      roundMetrics.push(
-        (await evaluateHead(tedLocHead(result.model), test, dataset.splits[evalSplit], ev))
-          .metrics,
-      );
-      result.model.dispose();
-    }
-    const dir = opts.outDir ? (r === 1 ? opts.outDir : join(opts.outDir, `round${r}`)) : undefined;
-    result = await clock("train tedloc", () =>
-      trainTedLoc(
-        { features: train, labels, cues: roundCues, anchors: opts.anchors, ids: fitIds },
-        opts.train ?? {},
-        {
-          outDir: dir,
-          resume: opts.resume,
-          progress: opts.progress,
-          encoderSpec: encoder.spec ?? null,
-          signal: opts.signal,
-        },
-      ));
-    if (opts.signal?.aborted) {
-      result.model.dispose();
-      cam.dispose();
-      throw new InputError(
-        `interrupted after epoch ${result.epochsDone}: run again with resume to continue`,
-        { file: dir },
-      );
-    }
+  let fit = await clock("train tedloc", () => fitRound(cfg, inputs, p, p.cues, 1, opts));
+  for (let r = 2; r <= cfg.train.rounds; r++) {
+    const head = tedLocHead(fit.model);
+    const cues = await headCueSource(head).produce({
+      ids: p.train.ids,
+      grid: p.train.grid,
+      features: p.train,
+    });
+    roundMetrics.push((await evaluateHead(head, p.test, testMeta, ev)).metrics);
+    fit.model.dispose();
+    fit = await clock("train tedloc", () => fitRound(cfg, inputs, p, cues, r, opts));
   }
-  result = result!;
-  const model = result.model;
+  const model = fit.model;
   const ted = tedLocHead(model);
+  const validation = await validate(cfg, ted, p, ev);
+  const { rows, tedMetrics } = await evaluateRows(cfg, inputs, p, ted, fit.config, clock, opts);
+  roundMetrics.push(tedMetrics);
+  return {
+    rows,
+    validation,
+    roundMetrics,
+    cueValidation: p.cueValidation,
+    config: {
+      flipTta: cfg.eval.flipTta,
+      cues: cfg.cues.recipe,
+      cuesSource: p.cues.source,
+      train: fit.config,
+      valIds: p.valIds.length,
+      fitIds: p.fitIds.length,
+    },
+    history: fit.history,
+    timings,
+    model,
+    cam: p.cam,
+    checkpointDir: fit.dir,
+  };
+}
+
+/** Validation metrics of TeD-Loc (and its flip TTA) and CAM on the held-out images. */
+async function validate(
+  cfg: RunConfig,
+  ted: LocalizationHead,
+  p: PreparedInputs,
+  ev: { progress?: ProgressOptions | false; camCurveInterval: number },
+): Promise<Record<string, BoxMetrics>> {
   const validation: Record<string, BoxMetrics> = {};
-  if (valIds.length > 0) {
-    validation.tedloc = (await evaluateHead(ted, val, valMeta, { ...ev, ids: valIds })).metrics;
-    if (opts.flipTta && val.views.includes("flip")) {
-      validation["tedloc+flip"] = (await evaluateHead(ted, val, valMeta, {
-        ...ev,
-        ids: valIds,
-        flipTta: true,
-      })).metrics;
-    }
-    validation.cam = (await evaluateHead(cam, val, valMeta, { ...ev, ids: valIds })).metrics;
+  if (p.valIds.length === 0) return validation;
+  const on = { ...ev, ids: p.valIds };
+  validation.tedloc = (await evaluateHead(ted, p.val, p.valMeta, on)).metrics;
+  if (cfg.eval.flipTta && p.val.views.includes("flip")) {
+    validation["tedloc+flip"] =
+      (await evaluateHead(ted, p.val, p.valMeta, { ...on, flipTta: true })).metrics;
   }
+  validation.cam = (await evaluateHead(p.cam, p.val, p.valMeta, on)).metrics;
+  return validation;
+}
 
-  // encoder time per image on a batch of 16 test images
-  const sample = test.ids.slice(0, 16);
-  const { images } = await loadImageBatch(dataset, sample, { transform: "test", split: evalSplit });
-  tf.tidy(() => encoder.encode(images)).dispose(); // warm-up
-  const t0 = performance.now();
-  tf.tidy(() => encoder.encode(images)).dispose();
-  const encoderMs = (performance.now() - t0) / sample.length;
-  images.dispose();
-
-  const space = buildAnchorSpace(opts.anchors, result.config.anchors);
-  const vanilla = new VanillaSimilarityHead(test.dim, space, result.config.anchors.projSeed);
-  const N = test.grid[0] * test.grid[1];
-  const rows: PipelineRow[] = [];
-  const testMeta = dataset.splits[evalSplit];
-  const baselines = opts.baselines ?? true;
+/** The test table: TeD-Loc (+flip), and with baselines CAM (+flip), vanilla, centre prior. */
+async function evaluateRows(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  p: PreparedInputs,
+  ted: LocalizationHead,
+  trainConfig: TrainConfig,
+  clock: Clock,
+  opts: PipelineOptions,
+): Promise<{ rows: PipelineRow[]; tedMetrics: BoxMetrics }> {
+  const { dataset, encoder } = inputs;
+  const split = cfg.eval.split, testMeta = dataset.splits[split];
+  const encoderMs = await encoderMsPerImage(inputs, p.test.ids.slice(0, 16), split);
+  const space = buildAnchorSpace(inputs.anchors, trainConfig.anchors);
+  const vanilla = new VanillaSimilarityHead(p.test.dim, space, trainConfig.anchors.projSeed);
+  const N = p.test.grid[0] * p.test.grid[1];
+  const { baselines, flipTta } = cfg.eval;
   const evals: { head: LocalizationHead; flip: boolean }[] = [
     { head: ted, flip: false },
-    ...(opts.flipTta ? [{ head: ted, flip: true }] : []),
-    ...(baselines ? [{ head: cam, flip: false }, { head: vanilla, flip: false }] : []),
-    ...(baselines && opts.flipTta ? [{ head: cam, flip: true }] : []),
+    ...(flipTta ? [{ head: ted, flip: true }] : []),
+    ...(baselines ? [{ head: p.cam, flip: false }, { head: vanilla, flip: false }] : []),
+    ...(baselines && flipTta ? [{ head: p.cam, flip: true }] : []),
   ];
+  const rows: PipelineRow[] = [];
+  let tedMetrics: BoxMetrics | null = null;
+  const encParams = encoder.parameterCount();
   for (const { head, flip } of evals) {
     const method = flip ? `${head.name}+flip` : head.name;
-    const r: EvaluationResult = await clock(
-      `eval ${method}`,
-      () =>
-        evaluateHead(head, test, testMeta, {
-          ...ev,
-          scoremapDir: opts.outDir && method === "tedloc"
-            ? join(opts.outDir, "scoremaps")
-            : undefined,
-          flipTta: flip,
-        }),
-    );
-    if (method === "tedloc") roundMetrics.push(r.metrics);
+    const r = await clock(`eval ${method}`, () =>
+      evaluateHead(head, p.test, testMeta, {
+        progress: opts.progress,
+        camCurveInterval: cfg.eval.camCurveInterval,
+        flipTta: flip,
+        scoremapDir: method === "tedloc" ? opts.scoremapDir : undefined,
+      }));
+    if (method === "tedloc") tedMetrics = r.metrics;
     const hp = head.parameterCount();
     rows.push({
       method,
       metrics: r.metrics,
-      params: { encoder: encoder.parameterCount(), head: hp, total: encoder.parameterCount() + hp },
+      params: { encoder: encParams, head: hp, total: encParams + hp },
       headFlops: head.flops(N) * (flip ? 2 : 1),
       msPerImage: encoderMs * (flip ? 2 : 1) + r.headMsPerImage,
     });
@@ -492,35 +418,24 @@ export async function runTedLocPipeline(opts: PipelineOptions): Promise<Pipeline
   if (baselines) {
     rows.push({
       method: "center-prior",
-      metrics: evaluateFixedMap(centerGaussianMap(), testMeta, {
-        camCurveInterval: opts.camCurveInterval,
+      metrics: await evaluateFixedMap(centerGaussianMap(), testMeta, {
+        camCurveInterval: cfg.eval.camCurveInterval,
       }),
       params: { encoder: 0, head: 0, total: 0 },
       headFlops: 0,
       msPerImage: 0,
     });
   }
-  const out: PipelineResult = {
-    rows,
-    validation,
-    roundMetrics,
-    cueValidation,
-    config: {
-      recordVersion: PIPELINE_RECORD_VERSION,
-      flipTta: !!opts.flipTta,
-      cues: recipe,
-      cuesSource: cues.source,
-      train: result.config,
-      valIds: valIds.length,
-      fitIds: fitIds.length,
-    },
-    timings,
-    model,
-    cam,
-  };
-  if (opts.outDir) {
-    const { model: _m, cam: _c, ...json } = out;
-    await writeTextAtomic(join(opts.outDir, "results.json"), JSON.stringify(json, null, 2) + "\n");
-  }
-  return out;
+  return { rows, tedMetrics: tedMetrics! };
+}
+
+/** Encoder time per image on a batch of test images (after one warm-up pass). */
+async function encoderMsPerImage(inputs: RunInputs, ids: string[], split: string): Promise<number> {
+  const { images } = await loadImageBatch(inputs.dataset, ids, { transform: "test", split });
+  tf.tidy(() => inputs.encoder.encode(images)).dispose();
+  const t0 = performance.now();
+  tf.tidy(() => inputs.encoder.encode(images)).dispose();
+  const ms = (performance.now() - t0) / ids.length;
+  images.dispose();
+  return ms;
 }

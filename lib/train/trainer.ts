@@ -11,6 +11,10 @@
  *
  * @module
  */
+import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
+
+const TRAIN_DEFAULTS = DEFAULT_RUN_CONFIG.train;
+const { file: _file, ...ANCHOR_DEFAULTS } = DEFAULT_RUN_CONFIG.anchors;
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
@@ -81,7 +85,8 @@ export type TrainConfigInput =
 
 /**
  * Defaults filled in. The default run: 2-layer GELU MLP decoder, linear g, τ 0.07 (cosine),
- * QR anchors, λ = 1 each, FG top 60 % / BG bottom 10 %, Adam 1e-3 cosine, 30 epochs of 32.
+ * QR anchors, λ = 1 each, FG top 20 % / BG bottom 10 % (8 + 8 patches), Adam 1e-3 cosine,
+ * 10 epochs of 32 — the run config's defaults (lib/config/schema.ts, their one place).
  *
  * @example
  * ```ts
@@ -91,15 +96,15 @@ export type TrainConfigInput =
 export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
   const cfg: TrainConfig = {
     model: input.model ?? {},
-    anchors: { ortho: "qr", projDim: null, projSeed: 0, ...(input.anchors ?? {}) },
+    anchors: { ...ANCHOR_DEFAULTS, ...(input.anchors ?? {}) },
     loss: { ...DEFAULT_LOSS_WEIGHTS, ...(input.loss ?? {}) },
     sampler: { ...DEFAULT_SAMPLER, ...(input.sampler ?? {}) },
     optimizer: { ...DEFAULT_OPTIMIZER, ...(input.optimizer ?? {}) },
     schedule: { ...DEFAULT_SCHEDULE, ...(input.schedule ?? {}) },
-    epochs: input.epochs ?? 30,
-    batchSize: input.batchSize ?? 32,
-    seed: input.seed ?? 0,
-    randomViews: input.randomViews ?? true,
+    epochs: input.epochs ?? TRAIN_DEFAULTS.epochs,
+    batchSize: input.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    seed: input.seed ?? TRAIN_DEFAULTS.seed,
+    randomViews: input.randomViews ?? TRAIN_DEFAULTS.randomViews,
   };
   validateSamplerConfig(cfg.sampler);
   if (!Number.isInteger(cfg.epochs) || cfg.epochs < 1) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { throwIfInterrupted } from "./interrupt.ts";
 
 /** Options of {@link Progress}. */
 export interface ProgressOptions {
@@ -70,6 +71,7 @@ export class Progress {
 
   /** Advance by `n` items; `info` (e.g. the current loss) is shown beside the bar. */
   tick(n = 1, info?: string): void {
+    throwIfInterrupted(); // Ctrl-C stops every phase with a bar within a step (lib/util/interrupt.ts)
     this.count += n;
     if (info !== undefined) this.info = info;
     this.render(false);

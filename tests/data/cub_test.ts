@@ -1,7 +1,11 @@
 import sharp from "sharp";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { cubRootFromEnv, ensurePreparedCub, prepareCub } from "../../lib/data/cub.ts";
-import { loadDataset } from "../../lib/data/dataset.ts";
+import {
+  assertDatasetImagesDecode,
+  findBadDatasetImages,
+  loadDataset,
+} from "../../lib/data/dataset.ts";
 import { readMetadata } from "../../lib/data/metadata.ts";
 import { InputError } from "../../lib/io/errors.ts";
 import { projectPath, sharedDataPath } from "../../lib/util/paths.ts";
@@ -183,6 +187,47 @@ Deno.test("prepareCub: bad input names file and line; skip mode reports the coun
   assertEquals(Object.keys(ds.splits), ["train"]);
   assertEquals(ds.splits.train.imageIds, ["001.Red_Bird/a.jpg"]);
   assertEquals(ds.info?.skippedImages, 3);
+});
+
+/** Seeded pixel noise (a busy image: its JPEG has a long scan to cut). */
+function noise(w: number, h: number): Uint8Array {
+  const px = new Uint8Array(w * h * 3);
+  let x = 12345;
+  for (let i = 0; i < px.length; i++) px[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return px;
+}
+
+Deno.test("prepareCub: a truncated JPEG is found by the decode check (libvips' reason), --skip-bad skips it with a count", async () => {
+  const root = await miniCub();
+  // a real photo when CUB is here (a flat test image may survive a cut), else the generated one
+  const cub = cubRootFromEnv();
+  const src = cub ? `${cub}/images/011.Rusty_Blackbird/Rusty_Blackbird_0102_6590.jpg` : null;
+  const full = src && (await Deno.stat(src).catch(() => null))
+    ? await Deno.readFile(src)
+    : await sharp(noise(64, 48), { raw: { width: 64, height: 48, channels: 3 } }).jpeg()
+      .toBuffer();
+  const bad = `${root}/images/002.Blue_Bird/d.jpg`;
+  await Deno.writeFile(bad, full.subarray(0, Math.floor(full.length / 2)));
+  const e = await assertRejects(
+    () => prepareCub(root, tmpDir()),
+    `${root}/images.txt:4: `,
+    bad,
+    "premature end of JPEG image",
+  );
+  assert(e instanceof InputError && !e.message.includes("\n"));
+  const r = await prepareCub(root, tmpDir(), { onBadLine: "skip" });
+  assertEquals(r.counts, { train: 2, test: 1 });
+  assertEquals(r.undecodable.length, 1);
+  assert(r.undecodable[0].reason.includes("premature end of JPEG image"));
+  // headers only: the truncated file passes (as before the check existed)
+  const h = await prepareCub(root, tmpDir(), { checkDecode: false });
+  assertEquals(h.counts, { train: 2, test: 2 });
+  // …and loading finds it before any training
+  const ds = await loadDataset(h.out);
+  const found = await findBadDatasetImages(ds);
+  assertEquals(found.map((b) => [b.split, b.id]), [["test", "002.Blue_Bird/d.jpg"]]);
+  await assertRejects(() => assertDatasetImagesDecode(ds), bad, "premature end of JPEG image");
+  await assertRejects(() => loadDataset(h.out, { checkImages: true }), bad, "premature end");
 });
 
 Deno.test("prepare-cub task: one error line with file:line, exit 1; --help exits 0", async () => {

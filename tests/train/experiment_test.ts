@@ -1,51 +1,26 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
-  ALL_VARIANTS,
-  canonicalVariant,
-  type ExperimentContext,
-  experimentFlags,
-  experimentOptions,
-  experimentRunDir,
-  experimentSetupKey,
+  experimentConfig,
+  loadExperiment,
   loadExperimentModels,
   readExperimentRecord,
   seedSummary,
 } from "../../lib/train/experiment.ts";
-import { PIPELINE_RECORD_VERSION } from "../../lib/train/pipeline.ts";
-import { resolveTrainConfig } from "../../lib/train/trainer.ts";
 import { InputError } from "../../lib/io/errors.ts";
 import { projectPath } from "../../lib/util/paths.ts";
 
-Deno.test("experiments: equal setups share one run, different ones do not", () => {
-  const def = { kind: "default" as const, profile: "quick" as const };
-  // on the embedded default the full-loss and QR rows are the main run itself
-  assertEquals(canonicalVariant(def, "loss-kd-pcl-icl"), "main");
-  assertEquals(canonicalVariant(def, "ortho-qr"), "main");
-  for (const v of ["loss-kd", "loss-kd-pcl", "ortho-none", "ortho-symmetric"] as const) {
-    assertEquals(canonicalVariant(def, v), v);
-  }
-  // CUB-50's main run self-trains for 2 rounds, so the 1-round ablation rows are their own run
-  const cub = { kind: "cub50" as const, profile: "quick" as const };
-  assertEquals(canonicalVariant(cub, "loss-kd-pcl-icl"), "loss-kd-pcl-icl");
-  assertEquals(canonicalVariant(cub, "ortho-qr"), "loss-kd-pcl-icl");
-  assertEquals(experimentOptions(cub, "main").rounds, 2);
-  assertEquals(experimentOptions(cub, "loss-kd").train?.loss, { pcl: 0, icl: 0 });
-  assertEquals(new Set(ALL_VARIANTS).size, 7);
-  // CUB-50's reported models train on all of train; the setup key tells the two apart
-  assertEquals(experimentOptions(cub, "main").valFraction, 0);
-  assert(experimentSetupKey(cub, "ortho-none") !== experimentSetupKey(def, "ortho-none"));
-  // a training seed is part of the setup; seed 0 is the default setup itself
-  assertEquals(experimentOptions({ ...def, seed: 2 }, "main").train?.seed, 2);
-  assertEquals(experimentSetupKey({ ...def, seed: 0 }, "main"), experimentSetupKey(def, "main"));
-  assert(experimentSetupKey({ ...def, seed: 2 }, "main") !== experimentSetupKey(def, "main"));
-  const seeded = {
-    kind: "default",
-    seed: 2,
-    loadOptions: { profile: "quick", runsDir: "/r" },
-  } as unknown as ExperimentContext;
-  assertEquals(experimentFlags(seeded).slice(-2), ["--seeds", "2"], "children get the seed");
-});
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Run a task script; `env` is added to the environment. */
+function task(script: string, args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", projectPath("tasks", script), ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
 
 Deno.test("experiments: seedSummary gives mean, sample sd and range per metric", () => {
   const rec = (cls: number, v2: number) =>
@@ -75,113 +50,112 @@ Deno.test("experiments: seedSummary gives mean, sample sd and range per metric",
   assert(threw, "a missing row is named");
 });
 
-Deno.test("experiments: run records are read only when made by this setup and evaluation version", async () => {
-  const dir = await Deno.makeTempDir();
+Deno.test("experiments: variants are the configs' files; equal configs share one run folder", async () => {
+  const runsDir = await Deno.makeTempDir({ prefix: "tedloc-runs-" });
   try {
-    const ctx = {
-      kind: "default",
-      profile: "ci",
-      runRoot: dir,
-      dataKey: "data-1",
-      loadOptions: { profile: "ci", runsDir: dir },
-    } as unknown as ExperimentContext;
-    assertEquals(await readExperimentRecord(ctx, "main"), null, "no run yet");
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(join(dir, "data.json"), JSON.stringify({ dataKey: "data-1" }));
-    const o = experimentOptions(ctx, "ortho-none");
-    const record = (version: number, epochs?: number) => ({
-      rows: [],
-      validation: {},
-      roundMetrics: [{}],
-      cueValidation: null,
-      config: {
-        recordVersion: version,
-        cues: o.cues,
-        cuesSource: "x",
-        train: resolveTrainConfig({ ...o.train, ...(epochs ? { epochs } : {}) }),
-        valIds: 1,
-        fitIds: 1,
-      },
-      timings: {},
-    });
-    const path = join(experimentRunDir(ctx, "ortho-none"), "results.json");
-    const setupPath = join(dir, "ortho-none", "setup.json");
-    await Deno.mkdir(join(dir, "ortho-none"), { recursive: true });
-    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION)));
-    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "no setup recorded");
-    await Deno.writeTextFile(setupPath, experimentSetupKey(ctx, "main"));
-    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "another setup");
-    await Deno.writeTextFile(setupPath, experimentSetupKey(ctx, "ortho-none"));
-    assert((await readExperimentRecord(ctx, "ortho-none")) !== null);
-    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION - 1)));
-    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "older evaluation");
-    await Deno.writeTextFile(path, JSON.stringify(record(PIPELINE_RECORD_VERSION, 99)));
-    assertEquals(await readExperimentRecord(ctx, "ortho-none"), null, "other epochs");
-    // ortho-qr is the main run here: its record is main's (with the +flip rows main adds)
-    const m = experimentOptions(ctx, "main");
-    await Deno.mkdir(join(dir, "main"), { recursive: true });
-    await Deno.writeTextFile(join(dir, "main", "setup.json"), experimentSetupKey(ctx, "main"));
-    await Deno.writeTextFile(
-      join(dir, "main", "results.json"),
-      JSON.stringify({
-        ...record(PIPELINE_RECORD_VERSION),
-        config: {
-          ...record(PIPELINE_RECORD_VERSION).config,
-          flipTta: true,
-          train: resolveTrainConfig(m.train),
-        },
-      }),
-    );
-    assert((await readExperimentRecord(ctx, "ortho-qr")) !== null, "shared with main");
-    // runs made from other data (a regenerated dataset, other anchors) are not this context's
-    const other = { ...ctx, dataKey: "data-2" } as ExperimentContext;
-    assertEquals(await readExperimentRecord(other, "ortho-qr"), null, "other data");
-    await Deno.writeTextFile(join(dir, "data.json"), "{not json");
-    assertEquals(await readExperimentRecord(ctx, "ortho-qr"), null, "unreadable data.json");
-    await Deno.writeTextFile(join(dir, "data.json"), JSON.stringify({ dataKey: "data-1" }));
-    assert(m.flipTta && !o.flipTta, "main adds flip rows, ablations do not");
-    await Deno.writeTextFile(path, "{not json");
-    const bad = await assertRejects(() => readExperimentRecord(ctx, "ortho-none"), "results.json");
-    assert(bad instanceof InputError);
+    const ctx = await loadExperiment("default", { profile: "ci", runsDir });
+    const qr = experimentConfig(ctx, "ortho-qr"), full = experimentConfig(ctx, "loss-kd-pcl-icl");
+    assertEquals([qr.name, full.name], ["ortho-qr", "loss-kd-pcl-icl"]);
+    assertEquals(qr.train.epochs, 8, "the ci profile's epochs");
+    assertEquals(await readExperimentRecord(ctx, "loss-kd"), null, "no run yet");
     const none = await assertRejects(() => loadExperimentModels(ctx, "loss-kd"), "no finished run");
     assert(none instanceof InputError);
-    assertEquals(experimentFlags(ctx), [
-      "--dataset",
-      "default",
-      "--profile",
-      "ci",
-      "--runs-dir",
-      dir,
-    ]);
+    const seeded = await loadExperiment("default", { profile: "ci", runsDir, seed: 2 });
+    assertEquals(experimentConfig(seeded, "main").train.seed, 2);
+    const bad = await assertRejects(
+      () => loadExperiment("default", { profile: "ci", set: ["train.epocs=3"] }),
+      "did you mean 'train.epochs'",
+    );
+    assert(bad instanceof InputError);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(runsDir, { recursive: true });
   }
 });
 
-Deno.test("experiment task: bad --seeds exit 2; two seeds run apart and print mean ± sd", async () => {
-  const task = (...args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", projectPath("tasks/experiment.ts"), ...args],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  const bad = await task("--seeds", "0,x");
+Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds print mean ± sd; train --config gives experiment's record", async () => {
+  const bad = await task("experiment.ts", ["--seeds", "0,x"]);
   assertEquals(bad.code, 2);
-  assert(new TextDecoder().decode(bad.stderr).includes("--seeds takes non-negative integers"));
+  assert(decode(bad.stderr).includes("--seeds takes non-negative integers"));
+  const par = await task("experiment.ts", ["--parallel", "0"]);
+  assertEquals(par.code, 2);
+  assert(decode(par.stderr).includes("--parallel must be an integer ≥ 1, got '0'"));
   const dir = await Deno.makeTempDir({ prefix: "tedloc-seeds-" });
   try {
-    const flags = ["--dataset", "default", "--profile", "ci", "--runs-dir", dir];
-    const o = await task(...flags, "--variant", "loss-kd", "--seeds", "0,1", "--parallel", "1");
-    const out = new TextDecoder().decode(o.stdout);
-    assertEquals(o.code, 0, new TextDecoder().decode(o.stderr).slice(-2000));
+    const flags = ["--dataset", "default", "--profile", "ci", "--runs-dir", join(dir, "runs")];
+    const o = await task("experiment.ts", [
+      ...flags,
+      "--variant",
+      "loss-kd",
+      "--seeds",
+      "0,1",
+      "--parallel",
+      "1",
+    ]);
+    const out = decode(o.stdout);
+    assertEquals(o.code, 0, decode(o.stderr).slice(-2000));
     assert(out.includes("TeD-Loc over seeds 0, 1: mean ± sd (min–max)"), out);
     assert(/\| loss-kd \| [\d.]+ ± [\d.]+ \(/.test(out), out);
-    // seed 0 where the notebooks read it, seed 1 beside it; each trained with its own seed
-    for (const [root, seed] of [["default-ci", 0], ["default-ci-seed1", 1]] as const) {
-      const rec = JSON.parse(await Deno.readTextFile(join(dir, root, "loss-kd", "results.json")));
-      assertEquals(rec.config.train.seed, seed);
+    const records = [];
+    for await (const e of Deno.readDir(join(dir, "runs", "default-ci"))) {
+      records.push(
+        JSON.parse(
+          await Deno.readTextFile(join(dir, "runs", "default-ci", e.name, "results.json")),
+        ),
+      );
     }
+    assertEquals(records.map((r) => r.config.train.seed).sort(), [0, 1], "one run per seed");
+    // the same config through `train`, computed from scratch (own caches): the very same record
+    const t = await task(
+      "train.ts",
+      [
+        "--config",
+        projectPath("configs", "default", "loss-kd.json"),
+        "--profile",
+        "ci",
+        "--out",
+        join(dir, "train"),
+      ],
+      { TEDLOC_CACHE_DIR: join(dir, "cache") },
+    );
+    assertEquals(t.code, 0, decode(t.stderr).slice(-2000));
+    const viaTrain = JSON.parse(await Deno.readTextFile(join(dir, "train", "results.json")));
+    const viaExperiment = records.find((r) => r.config.train.seed === 0);
+    assertEquals(viaTrain.runKey, viaExperiment.runKey);
+    const metrics = (r: { rows: { method: string; metrics: unknown }[] }) =>
+      r.rows.map((x) => [x.method, x.metrics]);
+    assertEquals(metrics(viaTrain), metrics(viaExperiment));
+    assertEquals(
+      viaTrain.history.map((h: { loss: number }) => h.loss),
+      viaExperiment.history.map((h: { loss: number }) => h.loss),
+    );
+    const saved = JSON.parse(await Deno.readTextFile(join(dir, "train", "config.json")));
+    assertEquals(saved.loss, { kd: 1, pcl: 0, icl: 0, pclBg: 1 }, "the resolved config is saved");
+    // a typo'd key stops train before any work, naming the file and the nearest key
+    await Deno.writeTextFile(join(dir, "typo.json"), '{ "optimiser": { "lr": 0.01 } }');
+    const typo = await task("train.ts", ["--config", join(dir, "typo.json")]);
+    assertEquals(typo.code, 1);
+    assert(
+      decode(typo.stderr).includes(
+        "typo.json:1: unknown key 'optimiser' (did you mean 'optimizer'?)",
+      ),
+      decode(typo.stderr),
+    );
+    // another config into the same --out folder is refused, not silently overwritten
+    const other = await task("train.ts", [
+      "--config",
+      projectPath("configs", "default", "loss-kd.json"),
+      "--profile",
+      "ci",
+      "--set",
+      "train.epochs=1",
+      "--out",
+      join(dir, "train"),
+    ]);
+    assertEquals(other.code, 1);
+    assert(
+      decode(other.stderr).includes("holds the results of another config"),
+      decode(other.stderr),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,46 @@
+/**
+ * Identities of runs and stages: a hash of canonical JSON (keys sorted), so equal configs get
+ * equal keys however their files were written.
+ *
+ * @module
+ */
+import { LABEL_FIELDS, type RunConfig } from "./schema.ts";
+
+/**
+ * Version of what a run record means; bumped when training or evaluation changes what a
+ * record holds, so records made by older code are recomputed rather than shown beside new ones.
+ */
+export const RUN_RECORD_VERSION = 3;
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+        : v,
+  );
+}
+
+/** Hex SHA-256 (first `hexDigits`) of the canonical JSON of `value`. */
+export async function contentKey(value: unknown, hexDigits = 16): Promise<string> {
+  const bytes = new TextEncoder().encode(canonicalJson(value));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...hash].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, hexDigits);
+}
+
+/** The part of a config that decides what a run computes (labels left out). */
+export function computedPart(cfg: RunConfig): Omit<RunConfig, "name" | "description"> {
+  const out = { ...cfg } as Partial<RunConfig>;
+  for (const f of LABEL_FIELDS) delete out[f];
+  return out as Omit<RunConfig, "name" | "description">;
+}
+
+/**
+ * A run's identity: its computed config, the identity of its data (dataset descriptor,
+ * anchors, encoder weights) and {@link RUN_RECORD_VERSION}.
+ */
+export function runKey(cfg: RunConfig, dataKey: string): Promise<string> {
+  return contentKey({ config: computedPart(cfg), dataKey, version: RUN_RECORD_VERSION });
+}

@@ -1,0 +1,146 @@
+import { join } from "node:path";
+import { assert, assertEquals } from "../assert.ts";
+import { errorLine, runTask, writeNoiseJpeg } from "./run_task.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
+import { DEFAULT_MOBILENET_DIR, TfjsCnnEncoder } from "../../lib/model/mobilenet.ts";
+import { resolveTedLocConfig, TedLocModel } from "../../lib/model/tedloc.ts";
+import { writeCheckpoint } from "../../lib/train/checkpoint.ts";
+
+async function fourImages(dir: string, badThird = false): Promise<string[]> {
+  const paths = [0, 1, 2, 3].map((i) => join(dir, `img${i}.jpg`));
+  for (const [i, p] of paths.entries()) await writeNoiseJpeg(p, 120, 90, badThird && i === 2);
+  return paths;
+}
+
+Deno.test("localize task: flags out of range are one line naming the flag, before any work", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const imgs = await fourImages(dir);
+    const out = join(dir, "out");
+    for (
+      const [flag, value, want] of [
+        ["--topk", "0", "--topk must be an integer ≥ 1, got '0'"],
+        ["--threshold", "2", "--threshold must be a number ≥ 0 and ≤ 1, got '2'"],
+        ["--threshold=-0.1", "", "--threshold must be a number ≥ 0 and ≤ 1"],
+        ["--topk", "x", "--topk must be a number, got 'x'"],
+      ]
+    ) {
+      const r = await runTask("localize.ts", [
+        ...imgs,
+        "--checkpoint",
+        "none",
+        "--out",
+        out,
+        flag,
+        value,
+      ]);
+      assertEquals(r.code, 2, r.stderr);
+      assert(errorLine(r).includes(want), r.stderr);
+    }
+    assert(!(await Deno.stat(out).catch(() => null)), "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("localize task: --out a file, or a bad 3rd image of 4: one line, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const imgs = await fourImages(dir, true);
+    const file = join(dir, "file");
+    await Deno.writeTextFile(file, "hi");
+    let r = await runTask("localize.ts", [imgs[0], "--checkpoint", "none", "--out", file]);
+    assertEquals(r.code, 1, r.stderr);
+    assert(errorLine(r).startsWith(`error: ${file}: cannot write: `), r.stderr);
+    const out = join(dir, "out");
+    r = await runTask("localize.ts", [...imgs, "--checkpoint", "none", "--out", out]);
+    assertEquals(r.code, 1, r.stderr);
+    const line = errorLine(r);
+    assert(line.includes(imgs[2]) && line.includes("premature end of JPEG image"), line);
+    assert(!(await Deno.stat(out).catch(() => null)), "no overlays, no localize.json");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const mobilenet = await Deno.stat(join(DEFAULT_MOBILENET_DIR, "model.json")).then(
+  () => true,
+  () => false,
+);
+
+Deno.test({
+  name:
+    "localize task: a 1×1 and an 800×40 image get warnings; outputs appear together; --topk above the classes is refused",
+  ignore: !mobilenet,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await initBackend("wasm");
+      const enc = await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR);
+      const C = 3, D = 8;
+      const vectors = new Float32Array(C * D).map((_, i) => (i % (D + 1) === 0 ? 1 : 0));
+      const model = new TedLocModel(resolveTedLocConfig(enc.dim, D, C), {
+        classNames: ["a", "b", "c"],
+        vectors,
+        count: C,
+        dim: D,
+        rawDim: D,
+        ortho: "none",
+        source: "t",
+      });
+      const ckpt = join(dir, "m.safetensors");
+      await writeCheckpoint(ckpt, model, {
+        trainConfig: null,
+        modelConfig: model.config,
+        epoch: 0,
+        step: 0,
+        optimizerStep: 0,
+        rngState: 0,
+        history: [],
+        encoderId: enc.id,
+        grid: enc.grid,
+        stride: enc.stride,
+        cellOffset: enc.cellOffset,
+        encoderSpec: enc.spec,
+      });
+      model.dispose();
+      enc.dispose();
+      const tiny = join(dir, "tiny.jpg"), wide = join(dir, "wide.jpg"), ok = join(dir, "ok.jpg");
+      await writeNoiseJpeg(tiny, 1, 1);
+      await writeNoiseJpeg(wide, 800, 40);
+      await writeNoiseJpeg(ok, 120, 90);
+      const out = join(dir, "out");
+      let r = await runTask("localize.ts", [ok, "--checkpoint", ckpt, "--out", out, "--topk", "4"]);
+      assertEquals(r.code, 2, r.stderr);
+      assert(errorLine(r).includes("--topk must be ≤ 3"), r.stderr);
+      r = await runTask("localize.ts", [
+        tiny,
+        wide,
+        ok,
+        "--checkpoint",
+        ckpt,
+        "--out",
+        out,
+        "--topk",
+        "2",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assert(r.stderr.includes(`warning: ${tiny}: 1×1 image is tiny`), r.stderr);
+      assert(
+        r.stderr.includes(`warning: ${wide}: 800×40 image has an extreme aspect ratio`),
+        r.stderr,
+      );
+      const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+      assertEquals(names, ["localize.json", "ok.png", "tiny.png", "wide.png"]);
+      const report = JSON.parse(await Deno.readTextFile(join(out, "localize.json")));
+      assertEquals(report.map((e: { warning?: string }) => e.warning !== undefined), [
+        true,
+        true,
+        false,
+      ]);
+      assertEquals(report[2].topk.length, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
