@@ -133,6 +133,15 @@ export async function processImageList(
   }
 }
 
+/**
+ * How many extraction workers to use on `backend` (default: the active one). Workers split
+ * the CPU's cores between wasm instances; a GPU is one device, already busy with this
+ * thread's model, so on webgpu extraction stays in this thread.
+ */
+export function extractionWorkers(requested: number, backend: string = tf.getBackend()): number {
+  return backend === "webgpu" ? 1 : Math.max(1, requested);
+}
+
 /** Options of {@link runExtraction}. */
 export interface RunOptions {
   /** Worker threads (1: run here, in this thread). */
@@ -179,9 +188,7 @@ export async function runExtraction(
   opts: RunOptions,
 ): Promise<void> {
   const backend = opts.backend ?? tf.getBackend() ?? "wasm";
-  // Workers split the CPU's cores between wasm instances; a GPU is one device already busy
-  // with this thread's model, so on webgpu extraction stays here.
-  const wanted = backend === "webgpu" ? 1 : opts.workers;
+  const wanted = extractionWorkers(opts.workers, backend);
   const workers = Math.max(1, Math.min(wanted, Math.ceil(ids.length / opts.batchSize)));
   if (workers === 1) {
     await processImageList(
