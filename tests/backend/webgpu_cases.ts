@@ -206,18 +206,48 @@ export async function runCases(): Promise<CaseResults> {
   return out;
 }
 
+/** What lib/backend's webgpu patches do (webgpu.ts): the guard's message, a safe switch. */
+export interface GuardResults {
+  /** The error a `dataSync()` of GPU-only data throws ("" when it did not throw). */
+  syncReadError: string;
+  /** Sum of a 64×64 webgpu tensor of 2s, computed on wasm after switching (8192 expected). */
+  sumAfterSwitch: number;
+}
+
+/** Run on webgpu: the clear error of a sync read, then a tensor used after a switch to wasm. */
+async function guardCases(): Promise<GuardResults> {
+  const x = tf.add(tf.ones([64, 64]), 1); // ≥ 1000 elements: computed on the GPU
+  let syncReadError = "";
+  try {
+    x.dataSync();
+  } catch (err) {
+    syncReadError = (err as Error).message;
+  }
+  await initBackend("wasm");
+  const s = tf.sum(x);
+  const [sum] = await readTensors([s], { dispose: true });
+  x.dispose();
+  return { syncReadError, sumAfterSwitch: sum[0] };
+}
+
 if (import.meta.main) {
   const i = Deno.args.indexOf("--backend"), o = Deno.args.indexOf("--out");
   const backend = (i >= 0 ? Deno.args[i + 1] : "webgpu") as BackendName;
   const outFile = o >= 0 ? Deno.args[o + 1] : undefined;
   const adapter = backend === "webgpu" ? await webgpuAdapterInfo() : null;
-  let result: { adapter: typeof adapter; backend: string; cases?: CaseResults };
+  let result: {
+    adapter: typeof adapter;
+    backend: string;
+    cases?: CaseResults;
+    guards?: GuardResults;
+  };
   // --probe: only say which adapter a webgpu process gets.
   if (Deno.args.includes("--probe") || (backend === "webgpu" && adapter === null)) {
     result = { adapter, backend };
   } else {
     await initBackend(backend);
     result = { adapter, backend, cases: await runCases() };
+    if (backend === "webgpu") result.guards = await guardCases(); // last: it switches to wasm
   }
   const text = JSON.stringify(result);
   if (outFile) await Deno.writeTextFile(outFile, text);

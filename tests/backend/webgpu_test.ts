@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { readNpy } from "../../lib/io/npy.ts";
-import { type CaseResults, runCases } from "./webgpu_cases.ts";
+import { type CaseResults, type GuardResults, runCases } from "./webgpu_cases.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -95,19 +95,21 @@ function compareCases(gpu: CaseResults, cpu: CaseResults): string[] {
   return [...worst].map(([g, r]) => `${g}: max |Δ| ${r.toExponential(1)} (relative)`);
 }
 
-const webgpuCases = async () => {
+/** webgpu_cases.ts run on webgpu in a subprocess. */
+async function webgpuCases(): Promise<
+  { adapter: Adapter | null; cases?: CaseResults; guards?: GuardResults }
+> {
   const dir = await Deno.makeTempDir({ prefix: "tedloc-webgpu-" });
-  const file = join(dir, "cases.json");
-  await denoRun([join(HERE, "webgpu_cases.ts"), "--backend", "webgpu", "--out", file], {});
-  const r = JSON.parse(await Deno.readTextFile(file)) as {
-    adapter: Adapter | null;
-    cases?: CaseResults;
-  };
-  await Deno.remove(dir, { recursive: true });
-  return r;
-};
+  try {
+    const file = join(dir, "cases.json");
+    await denoRun([join(HERE, "webgpu_cases.ts"), "--backend", "webgpu", "--out", file], {});
+    return JSON.parse(await Deno.readTextFile(file));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
-Deno.test("webgpu vs wasm: matMul + gradient, MobileNet, ViT, TeD-Loc step, localize", async (t) => {
+Deno.test("webgpu vs wasm: matMul + gradient, MobileNet, ViT, TeD-Loc step, localize; sync-read guard, backend switch", async (t) => {
   const gpu = await webgpuCases();
   const reason = "no WebGPU adapter on this machine (for the software one: apt-get install " +
     "mesa-vulkan-drivers; docs/webgpu.md)";
@@ -120,6 +122,11 @@ Deno.test("webgpu vs wasm: matMul + gradient, MobileNet, ViT, TeD-Loc step, loca
       if (/llvmpipe|lavapipe|swiftshader/i.test(gpu.adapter!.description)) {
         assertEquals(gpu.adapter!.kind, "software", "webgpuAdapterInfo names a software adapter");
       }
+      // lib/backend's patches (webgpu.ts): a clear error instead of tfjs's `null.clearRect`
+      // crash, and a webgpu tensor usable after switching to wasm.
+      const g = gpu.guards!;
+      assert(/synchronous readback.*await t\.data\(\)/.test(g.syncReadError), g.syncReadError);
+      assertEquals(g.sumAfterSwitch, 8192, "webgpu tensor summed on wasm after the switch");
       await initBackend("wasm");
       const cpu = await runCases();
       for (const line of compareCases(gpu.cases!, cpu)) console.log(`  ${line}`);
