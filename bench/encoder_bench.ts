@@ -5,7 +5,7 @@
  * (Real-image, end-to-end and 2-worker figures: deno run -A bench/extract_speed.ts)
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend/mod.ts";
+import { initBackend, readFloat32 } from "../lib/backend/mod.ts";
 import { defaultEncoder } from "../lib/model/mod.ts";
 
 await initBackend("wasm");
@@ -13,13 +13,17 @@ const images = tf.randomUniform([8, 224, 224, 3], 0, 255, "float32", 1) as tf.Te
 const folded = await defaultEncoder();
 const layers = await defaultEncoder({ mode: "layers" });
 
-Deno.bench("MobileNet 0.25 → conv_pw_11, LayersModel.predict, batch 8", { group: "encode" }, () => {
-  tf.tidy(() => layers.encode(images).dataSync());
-});
+Deno.bench(
+  "MobileNet 0.25 → conv_pw_11, LayersModel.predict, batch 8",
+  { group: "encode" },
+  async () => {
+    await readFloat32(layers.encode(images), { dispose: true });
+  },
+);
 Deno.bench(
   "MobileNet 0.25 → conv_pw_11, folded chain, batch 8",
   { group: "encode", baseline: true },
-  () => {
-    tf.tidy(() => folded.encode(images).dataSync());
+  async () => {
+    await readFloat32(folded.encode(images), { dispose: true });
   },
 );

@@ -65,7 +65,7 @@ if (values.parts.includes("model")) {
         const t0 = performance.now(), c0 = cpuMs();
         for (let i = 0; i < rounds; i++) {
           const y = enc.encode(images);
-          y.dataSync();
+          await y.data();
           y.dispose();
         }
         bestWall = Math.min(bestWall, (performance.now() - t0) / (rounds * batch));

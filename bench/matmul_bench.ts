@@ -4,29 +4,29 @@
  * Run: deno bench -A bench/matmul_bench.ts
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, matMul } from "../lib/backend/mod.ts";
+import { initBackend, matMul, readTensors } from "../lib/backend/mod.ts";
 
 await initBackend("wasm");
 const a = tf.randomNormal([512, 512]);
 const b = tf.randomNormal([512, 512]);
 
-Deno.bench("tfjs matMul(a, b, false, true) on wasm", { group: "transposeB" }, () => {
-  tf.tidy(() => tf.matMul(a, b, false, true).dataSync());
+Deno.bench("tfjs matMul(a, b, false, true) on wasm", { group: "transposeB" }, async () => {
+  await readTensors([tf.matMul(a, b, false, true)], { dispose: true });
 });
 Deno.bench(
   "matMul(a, b, false, true) explicit transpose",
   { group: "transposeB", baseline: true },
-  () => {
-    tf.tidy(() => matMul(a, b, false, true).dataSync());
+  async () => {
+    await readTensors([matMul(a, b, false, true)], { dispose: true });
   },
 );
-Deno.bench("grad through tf.matMul", { group: "grad" }, () => {
-  tf.tidy(() =>
-    tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y)))([a, b])[0].dataSync()
-  );
+Deno.bench("grad through tf.matMul", { group: "grad" }, async () => {
+  const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y)))([a, b]);
+  await readTensors([g[0]]);
+  tf.dispose(g);
 });
-Deno.bench("grad through matMul (customGrad)", { group: "grad", baseline: true }, () => {
-  tf.tidy(() =>
-    tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(matMul(x, y)))([a, b])[0].dataSync()
-  );
+Deno.bench("grad through matMul (customGrad)", { group: "grad", baseline: true }, async () => {
+  const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(matMul(x, y)))([a, b]);
+  await readTensors([g[0]]);
+  tf.dispose(g);
 });

@@ -121,9 +121,9 @@ for (const trim of [true, false]) {
     baseline: !trim,
     n: 3,
     warmup: 1,
-    fn: () => {
+    fn: async () => {
       const out = encoder.encodeTokens(ids, batch, { trim });
-      out.dataSync();
+      await out.data();
       tf.dispose(out);
     },
   });

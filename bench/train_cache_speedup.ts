@@ -44,7 +44,7 @@ const fgA = new Float32Array(B * N).map((_, i) => (i % 49 === 0 ? 1 : 0)),
   bgA = new Float32Array(B * N).map((_, i) => (i % 49 === 7 ? 1 : 0));
 const labels = Int32Array.from({ length: B }, (_, i) => i % space.count);
 const L = sampledPatchLists(fgA, bgA, labels, N);
-function step(x: tf.Tensor3D) {
+async function step(x: tf.Tensor3D): Promise<void> {
   const t = {
     labels: tf.tensor1d(labels, "int32"),
     fgMask: tf.tensor2d(fgA, [B, N]),
@@ -60,7 +60,7 @@ function step(x: tf.Tensor3D) {
     vars,
   );
   opt.apply(new Map(Object.entries(grads).map(([n, g]) => [names.get(n)!, g])), 1e-3);
-  value.dataSync();
+  await value.data();
   tf.dispose([
     value,
     ...Object.values(grads),
@@ -78,7 +78,7 @@ for (let s = -1; s < steps; s++) { // s = -1: warm-up
   const part = rows.slice(Math.max(s, 0) * B, (Math.max(s, 0) + 1) * B);
   let t0 = performance.now();
   const x = tf.tensor3d(gatherTokens(feats, 0, part), [B, N, enc.dim]);
-  step(x);
+  await step(x);
   x.dispose();
   if (s >= 0) cached += performance.now() - t0;
   t0 = performance.now();
@@ -88,9 +88,9 @@ for (let s = -1; s < steps; s++) { // s = -1: warm-up
   });
   const t1 = performance.now();
   const tok = tf.tidy(() => enc.encode(images));
-  tok.dataSync();
+  await tok.data();
   const t2 = performance.now();
-  step(tok as tf.Tensor3D);
+  await step(tok as tf.Tensor3D);
   tf.dispose([images, tok]);
   if (s >= 0) {
     reencode += performance.now() - t0;

@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { cacheWebgpuTensorsOnCpu, patchWebgpuBackend } from "./webgpu.ts";
 
 /** Backends the project supports. */
 export type BackendName = "wasm" | "webgpu" | "cpu";
@@ -17,6 +18,9 @@ export type BackendName = "wasm" | "webgpu" | "cpu";
 export type BackendChoice = BackendName | "auto";
 
 const NAMES: readonly string[] = ["wasm", "webgpu", "cpu", "auto"];
+
+/** Names of software rasterizers, for adapters that do not set `isFallbackAdapter`. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|microsoft basic render/i;
 
 interface GpuAdapterInfo {
   isFallbackAdapter?: boolean;
@@ -29,20 +33,8 @@ interface GpuAdapterInfo {
  */
 export async function gpuAdapter(): Promise<string | null> {
   if (!gpuDeviceNodesPresent()) return null;
-  const gpu =
-    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } }).gpu;
-  if (!gpu) return null;
-  try {
-    const adapter = await gpu.requestAdapter();
-    if (!adapter) return null;
-    const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
-    const desc = [adapter.info?.vendor, adapter.info?.device, adapter.info?.description]
-      .filter((s) => s).join(" ");
-    if (fallback || /llvmpipe|swiftshader|lavapipe/i.test(desc)) return null;
-    return desc || "GPU";
-  } catch {
-    return null;
-  }
+  const a = await webgpuAdapterInfo();
+  return a?.kind === "hardware" ? a.description : null;
 }
 
 /**
@@ -72,11 +64,60 @@ export function gpuDeviceNodesPresent(): boolean {
   return false;
 }
 
+/** Which WebGPU adapter this process gets: a real GPU or a software rasterizer. */
+export interface WebgpuAdapterInfo {
+  /** `software` for a fallback adapter (llvmpipe, lavapipe, SwiftShader, WARP), else `hardware`. */
+  kind: "hardware" | "software";
+  /** The adapter's vendor, device and description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
+  description: string;
+}
+
+let adapterInfoPromise: Promise<WebgpuAdapterInfo | null> | undefined;
+
+/**
+ * The WebGPU adapter that `initBackend("webgpu")` would run on, or `null` when this process
+ * has no adapter at all (no `navigator.gpu`, or `requestAdapter()` yields none). Unlike
+ * {@link gpuAdapter} it always asks (no device-node shortcut) and reports software adapters
+ * too, so a notebook can say which adapter it measured. Asked once per process (cached).
+ *
+ * @example
+ * ```ts
+ * const a = await webgpuAdapterInfo();
+ * console.log(a ? `webgpu on ${a.kind} adapter ${a.description}` : "no WebGPU adapter");
+ * ```
+ */
+export function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo | null> {
+  adapterInfoPromise ??= probeAdapter();
+  return adapterInfoPromise;
+}
+
+async function probeAdapter(): Promise<WebgpuAdapterInfo | null> {
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } }).gpu;
+  if (!gpu) return null;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
+    // Deno's vendor/device are numeric PCI ids; the description names the device when set.
+    const info = adapter.info;
+    const description = info?.description ||
+      [info?.vendor, info?.device].filter((s) => s).join(" ") || "GPU";
+    const software = fallback || SOFTWARE_ADAPTER.test(description);
+    return { kind: software ? "software" : "hardware", description };
+  } catch {
+    return null;
+  }
+}
+
 let webgpuRegistered = false;
 
 /**
  * Initialise tfjs on the chosen backend and return its name. Calls `tf.enableProdMode()`.
- * Asking for `webgpu` explicitly also works on the llvmpipe fallback (slow, for tests).
+ * Asking for `webgpu` explicitly also works on a software adapter (llvmpipe/lavapipe: slow,
+ * for tests). On webgpu, read tensors with `await t.data()` only: a synchronous read throws
+ * (docs/webgpu.md). Switching away from webgpu first reads its live tensors back (one async
+ * read each) so they can move to the new backend.
  *
  * @example
  * ```ts
@@ -96,16 +137,27 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
   let name: BackendName;
   if (requested === "auto") name = (await gpuAdapter()) !== null ? "webgpu" : "wasm";
   else name = requested;
+  if (name === "webgpu" && (await webgpuAdapterInfo()) === null) {
+    throw new Error(
+      "backend 'webgpu': this process has no WebGPU adapter (a GPU's Vulkan driver, or " +
+        "Mesa's software one: apt-get install mesa-vulkan-drivers; docs/webgpu.md)",
+    );
+  }
   if (name === "webgpu" && !webgpuRegistered) {
     // Imported lazily: importing it registers webgpu as the preferred backend.
     await import("@tensorflow/tfjs-backend-webgpu");
     webgpuRegistered = true;
   }
-  if (tf.getBackend() !== name || !tf.engine().backend) {
+  const active = tf.getBackend();
+  if (active !== name || !tf.engine().backend) {
+    // Tensors left on webgpu move to the new backend synchronously on first use, which
+    // webgpu cannot do under Deno: read them back asynchronously now (webgpu.ts).
+    if (active === "webgpu") await cacheWebgpuTensorsOnCpu();
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`tfjs backend '${name}' failed to initialise`);
   }
   await tf.ready();
+  if (name === "webgpu") patchWebgpuBackend();
   return name;
 }
 

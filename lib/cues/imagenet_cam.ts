@@ -106,16 +106,16 @@ export interface CamCueBatch {
  * @example
  * ```ts
  * const clf = await TfjsCnnClassifier.load(dir);
- * const cues = imagenetCamCues(clf, images, { topK: 5, target: encoder });  // 14×14 cues
+ * const cues = await imagenetCamCues(clf, images, { topK: 5, target: encoder });  // 14×14 cues
  * ```
  */
-export function imagenetCamCues(
+export async function imagenetCamCues(
   classifier: TfjsCnnClassifier,
   images: tf.Tensor4D,
   opts: ImagenetCamOptions = {},
-): CamCueBatch {
+): Promise<CamCueBatch> {
   const topK = opts.topK ?? 5;
-  const cam = classifier.cam(images, topK);
+  const cam = await classifier.cam(images, topK);
   const g = cam.geometry;
   const from: GridGeometry = { grid: g.size, stride: g.stride[0], cellOffset: g.offset[0] };
   const to = opts.target

@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
+import { readFloat32, readTensors } from "../backend/read.ts";
 import { readNpy } from "../io/npy.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
 import type { CamHead, LocalizationHead } from "../model/baselines.ts";
@@ -158,7 +159,7 @@ export function camCueSource(cam: CamHead, opts: { batchSize?: number } = {}): C
   const batchSize = opts.batchSize ?? 64;
   return {
     name: "cam",
-    produce(req) {
+    async produce(req) {
       const f = req.features, labels = req.labels;
       if (!f || !labels) throw new Error("camCueSource needs features and labels in the request");
       if (f.grid[0] !== req.grid[0] || f.grid[1] !== req.grid[1]) {
@@ -175,11 +176,10 @@ export function camCueSource(cam: CamHead, opts: { batchSize?: number } = {}): C
           const x = tf.tensor3d(gatherTokens(f, view, part), [part.length, N, f.dim]);
           return cam.classMaps(x, cls);
         });
-        maps.set(m.dataSync(), s * N);
-        m.dispose();
+        maps.set(await readFloat32(m, { dispose: true }), s * N);
       }
       for (let i = 0; i < req.ids.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
-      return Promise.resolve({ source: "cam", ids: [...req.ids], grid: [...req.grid], maps });
+      return { source: "cam", ids: [...req.ids], grid: [...req.grid], maps };
     },
   };
 }
@@ -208,8 +208,7 @@ export function attentionCueSource(
         const images = await loadImages(ids);
         const att = tf.tidy(() => encoder.clsAttention!(images));
         images.dispose();
-        const data = att.dataSync() as Float32Array;
-        att.dispose();
+        const data = await readFloat32(att, { dispose: true });
         for (let i = 0; i < ids.length; i++) {
           const m = data.subarray(i * N, (i + 1) * N);
           const r = gh === req.grid[0] && gw === req.grid[1]
@@ -287,7 +286,7 @@ export function headCueSource(
   const batchSize = opts.batchSize ?? 64;
   return {
     name: `head:${head.name}`,
-    produce(req) {
+    async produce(req) {
       const f = req.features;
       if (!f) throw new Error("headCueSource needs features in the request");
       if (f.grid[0] !== req.grid[0] || f.grid[1] !== req.grid[1]) {
@@ -304,16 +303,10 @@ export function headCueSource(
         const m = tf.tidy(() =>
           head.predict(tf.tensor3d(gatherTokens(f, view, part), [part.length, N, f.dim])).maps
         );
-        maps.set(m.dataSync(), s * N);
-        m.dispose();
+        maps.set(await readFloat32(m, { dispose: true }), s * N);
       }
       for (let i = 0; i < rows.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
-      return Promise.resolve({
-        source: `head:${head.name}`,
-        ids: [...req.ids],
-        grid: [...req.grid],
-        maps,
-      });
+      return { source: `head:${head.name}`, ids: [...req.ids], grid: [...req.grid], maps };
     },
   };
 }
@@ -339,7 +332,7 @@ export interface PcaCueOptions {
 export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
   return {
     name: "pca",
-    produce(req) {
+    async produce(req) {
       const f = req.features;
       if (!f) throw new Error("pcaCueSource needs features in the request");
       const [gh, gw] = f.grid, N = gh * gw, d = f.dim;
@@ -352,18 +345,21 @@ export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
       const pick = all.length <= (opts.sampleImages ?? 200) ? all : all
         .map((i) => [(s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32, i])
         .sort((a, b) => a[0] - b[0]).slice(0, opts.sampleImages ?? 200).map((p) => p[1]);
-      const { mean, dir } = tf.tidy(() => {
-        const X = tf.tensor2d(gatherTokens(f, view, pick), [pick.length * N, d]);
-        const mu = tf.mean(X, 0, true);
-        const Xc = tf.sub(X, mu);
-        let v = tf.div(tf.ones([d, 1]), Math.sqrt(d));
-        for (let it = 0; it < (opts.iterations ?? 50); it++) {
-          // (Xcᵀ Xc) v computed as ((Xc v)ᵀ Xc)ᵀ: no transposed copy of the token matrix
-          const w = tf.reshape(tf.matMul(tf.reshape(tf.matMul(Xc, v), [1, -1]), Xc), [d, 1]);
-          v = tf.div(w, tf.norm(w));
-        }
-        return { mean: mu.dataSync() as Float32Array, dir: v.dataSync() as Float32Array };
-      });
+      const [mean, dir] = await readTensors(
+        tf.tidy(() => {
+          const X = tf.tensor2d(gatherTokens(f, view, pick), [pick.length * N, d]);
+          const mu = tf.mean(X, 0, true);
+          const Xc = tf.sub(X, mu);
+          let v = tf.div(tf.ones([d, 1]), Math.sqrt(d));
+          for (let it = 0; it < (opts.iterations ?? 50); it++) {
+            // (Xcᵀ Xc) v computed as ((Xc v)ᵀ Xc)ᵀ: no transposed copy of the token matrix
+            const w = tf.reshape(tf.matMul(tf.reshape(tf.matMul(Xc, v), [1, -1]), Xc), [d, 1]);
+            v = tf.div(w, tf.norm(w));
+          }
+          return [mu, v];
+        }),
+        { dispose: true },
+      );
       const rows = featureRows(f, req.ids);
       const maps = new Float32Array(rows.length * N);
       const per = N * d, base = view * f.ids.length * per;
@@ -393,7 +389,7 @@ export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
       const sign = centre / Math.max(nIn, 1) >= border / Math.max(N - nIn, 1) ? 1 : -1;
       for (let i = 0; i < maps.length; i++) maps[i] = Math.max(0, sign * maps[i]);
       for (let i = 0; i < rows.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
-      return Promise.resolve({ source: "pca", ids: [...req.ids], grid: [gh, gw], maps });
+      return { source: "pca", ids: [...req.ids], grid: [gh, gw], maps };
     },
   };
 }

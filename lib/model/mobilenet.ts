@@ -17,6 +17,7 @@ import { InputError } from "../io/errors.ts";
 import { layersSubModel, loadLayersModelFromDir, unknownLayerError } from "../io/tfjs_model.ts";
 import { matMul } from "../backend/matmul.ts";
 import type { PatchEncoder } from "./encoder.ts";
+import { readTensors } from "../backend/read.ts";
 import { type CnnChain, compileLayersChain, type FeatureGeometry } from "./tfjs_cnn.ts";
 
 /** Folder of the MobileNet v1 0.25 model vendored with the project (Apache-2.0, see NOTICE). */
@@ -167,7 +168,10 @@ export class TfjsCnnEncoder implements PatchEncoder {
       const names = model.layers.map((l) => l.name);
       if (!names.includes(layer)) throw unknownLayerError(layer, names, name);
       // The folded chain knows the geometry in both modes.
-      const chain = compileLayersChain(model, layer, { fold: mode === "folded", keep: [layer] });
+      const chain = await compileLayersChain(model, layer, {
+        fold: mode === "folded",
+        keep: [layer],
+      });
       const geometry = chain.geometry(layer);
       if (geometry === null) {
         chain.dispose();
@@ -297,7 +301,7 @@ export interface CamResult {
  * @example
  * ```ts
  * const clf = await TfjsCnnClassifier.load("../shared/data/mobilenet/mobilenet_v1_0.25_224");
- * const { topClasses } = clf.cam(images, 5);
+ * const { topClasses } = await clf.cam(images, 5);
  * clf.labels[topClasses[0][0]];   // "goldfinch, Carduelis carduelis"
  * ```
  */
@@ -361,7 +365,7 @@ export class TfjsCnnClassifier {
       const names = model.layers.map((l) => l.name);
       if (!names.includes(featureLayer)) throw unknownLayerError(featureLayer, names, name);
       const { weightsT, outputLayer } = linearHead(model, featureLayer, name);
-      const chain = compileLayersChain(model, outputLayer, {
+      const chain = await compileLayersChain(model, outputLayer, {
         fold: mode === "folded",
         keep: [featureLayer],
       });
@@ -441,9 +445,10 @@ export class TfjsCnnClassifier {
 
   /**
    * Top-`k` classes and the map Σ_k p_k · CAM_k over them (class-agnostic: it follows what
-   * the network sees, whatever its class). Raw values, on the feature grid.
+   * the network sees, whatever its class). Raw values, on the feature grid. One asynchronous
+   * read of maps, classes and probabilities together (works on every backend).
    */
-  cam(images: tf.Tensor4D, k = 5): CamResult {
+  async cam(images: tf.Tensor4D, k = 5): Promise<CamResult> {
     const { features, probs } = this.forward(images);
     const B = images.shape[0];
     const [h, w, C] = [features.shape[1], features.shape[2], features.shape[3]];
@@ -456,18 +461,10 @@ export class TfjsCnnClassifier {
     });
     features.dispose();
     probs.dispose();
-    const idxA = idx.arraySync() as number[][];
-    const valA = val.arraySync() as number[][];
-    const mapData = maps.dataSync() as Float32Array;
-    idx.dispose();
-    val.dispose();
-    maps.dispose();
-    return {
-      topClasses: idxA,
-      topProbs: valA,
-      maps: new Float32Array(mapData),
-      geometry: this.geometry,
-    };
+    const [mapData, idxF, valF] = await readTensors([maps, idx, val], { dispose: true });
+    const rows = (v: Float32Array) =>
+      Array.from({ length: B }, (_, b) => Array.from(v.subarray(b * k, (b + 1) * k)));
+    return { topClasses: rows(idxF), topProbs: rows(valF), maps: mapData, geometry: this.geometry };
   }
 
   /** Free the weights. */

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../io/errors.ts";
 import { unknownLayerError } from "../io/tfjs_model.ts";
+import { readTensors } from "../backend/read.ts";
 
 /**
  * Where the cells of a feature map sit on the input image: cell `i` along an axis is centred
@@ -85,12 +86,42 @@ function weightName(v: { name: string; originalName?: string }): string {
   return v.originalName ?? v.name;
 }
 
-function weightBySuffix(layer: LayerLike, suffix: string): tf.Tensor | undefined {
-  const w = layer.weights.find((v) => {
+function findWeight(layer: LayerLike, suffix: string): LayerLike["weights"][number] | undefined {
+  return layer.weights.find((v) => {
     const n = weightName(v);
     return n.endsWith("/" + suffix) || n === suffix;
   });
+}
+
+function weightBySuffix(layer: LayerLike, suffix: string): tf.Tensor | undefined {
+  const w = findWeight(layer, suffix);
   return w ? tf.clone(w.read()) : undefined;
+}
+
+/** Host copies of the weights that folding computes with, keyed by the weight variable. */
+type HostWeights = Map<object, Float32Array>;
+
+/**
+ * Read, in one asynchronous transfer, the weights the compiler needs on the CPU: every
+ * BatchNormalization's, and with `fold` every conv's (folding multiplies them in float64).
+ * Asynchronous because webgpu has no synchronous readback under Deno (docs/webgpu.md).
+ */
+async function readHostWeights(layers: LayerLike[], fold: boolean): Promise<HostWeights> {
+  const vars = layers.filter((l) => {
+    const cls = l.getClassName();
+    return cls === "BatchNormalization" ||
+      (fold && (cls === "Conv2D" || cls === "DepthwiseConv2D"));
+  }).flatMap((l) => l.weights);
+  const values = await readTensors(vars.map((v) => v.read()));
+  return new Map(vars.map((v, i) => [v, values[i]]));
+}
+
+function hostWeight(host: HostWeights, layer: LayerLike, suffix: string): Float32Array | undefined {
+  const w = findWeight(layer, suffix);
+  if (!w) return undefined;
+  const v = host.get(w);
+  if (!v) throw new Error(`internal: weight '${weightName(w)}' was not read to the host`);
+  return v;
 }
 
 function activationName(cfg: tf.serialization.ConfigDict): string {
@@ -290,19 +321,20 @@ function layerChain(model: tf.LayersModel, to: string): LayerLike[] {
  * @example
  * ```ts
  * const net = await loadLayersModelFromDir(dir);
- * const chain = compileLayersChain(net, "conv_pw_11_relu");
+ * const chain = await compileLayersChain(net, "conv_pw_11_relu");
  * const [f] = chain.run(tf.zeros([1, 224, 224, 3]));          // [1, 14, 14, C]
  * chain.geometry("conv_pw_11_relu");                           // stride 16, offset 15.5
  * ```
  */
-export function compileLayersChain(
+export async function compileLayersChain(
   model: tf.LayersModel,
   to: string = model.layers[model.layers.length - 1].name,
   opts: CompileOptions = {},
-): CnnChain {
+): Promise<CnnChain> {
   const fold = opts.fold ?? true;
   const keep = new Set(opts.keep ?? []);
   const layers = layerChain(model, to);
+  const host = await readHostWeights(layers, fold);
   const inShape = model.inputs[0].shape;
   const [ih, iw] = opts.inputSize ?? [Number(inShape[1]), Number(inShape[2])];
   if (!Number.isFinite(ih) || !Number.isFinite(iw)) {
@@ -372,12 +404,12 @@ export function compileLayersChain(
             const axis = Array.isArray(bnCfg.axis) ? bnCfg.axis[0] : bnCfg.axis;
             if (axis === -1 || axis === 3) {
               // Fold in float64 so the folded weights carry one rounding each.
-              const { scale, shift } = bnScaleShift64(next, Number(bnCfg.epsilon ?? 1e-3));
-              const fData = filter.dataSync();
+              const { scale, shift } = bnScaleShift64(next, Number(bnCfg.epsilon ?? 1e-3), host);
+              const fData = hostWeight(host, layer, kernelName)!;
               const outC = scale.length;
               const foldedFilter = new Float32Array(fData.length);
               for (let j = 0; j < fData.length; j++) foldedFilter[j] = fData[j] * scale[j % outC];
-              const bData = bias?.dataSync();
+              const bData = bias ? hostWeight(host, layer, "bias") : undefined;
               const foldedBias = new Float32Array(outC);
               for (let c = 0; c < outC; c++) {
                 foldedBias[c] = (bData ? bData[c] : 0) * scale[c] + shift[c];
@@ -435,7 +467,7 @@ export function compileLayersChain(
         break;
       }
       case "BatchNormalization": {
-        const { scale, shift } = bnScaleShift(layer, Number(cfg.epsilon ?? 1e-3));
+        const { scale, shift } = bnScaleShift(layer, Number(cfg.epsilon ?? 1e-3), host);
         op = { kind: "batchnorm", scale, shift };
         break;
       }
@@ -532,14 +564,9 @@ function fusableActivation(layer: LayerLike): FusableActivation | null {
 function bnScaleShift64(
   layer: LayerLike,
   epsilon: number,
+  host: HostWeights,
 ): { scale: Float64Array; shift: Float64Array } {
-  const read = (suffix: string): Float32Array | undefined => {
-    const t = weightBySuffix(layer, suffix);
-    if (!t) return undefined;
-    const d = t.dataSync() as Float32Array;
-    t.dispose();
-    return d;
-  };
+  const read = (suffix: string) => hostWeight(host, layer, suffix);
   const mean = read("moving_mean"), variance = read("moving_variance");
   if (!mean || !variance) {
     throw new InputError(`BatchNormalization '${layer.name}' lacks its moving statistics`);
@@ -556,8 +583,9 @@ function bnScaleShift64(
 function bnScaleShift(
   layer: LayerLike,
   epsilon: number,
+  host: HostWeights,
 ): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
-  const { scale, shift } = bnScaleShift64(layer, epsilon);
+  const { scale, shift } = bnScaleShift64(layer, epsilon, host);
   return {
     scale: tf.tensor1d(Float32Array.from(scale)),
     shift: tf.tensor1d(Float32Array.from(shift)),

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import sharp from "sharp";
 import type { Box, WsolMetadata } from "../data/metadata.ts";
 import type { WsolDataset } from "../data/dataset.ts";
 import { loadImageBatch } from "../data/loader.ts";
+import { readFloat32 } from "../backend/read.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
@@ -50,11 +50,11 @@ export function frameGtBoxes(metadata: WsolMetadata, id: string, size = 224): Bo
  * @example
  * ```ts
  * const tau = result.rows[0].metrics.largest.find((c) => c.iou === 50)!.bestTau;
- * const cases = localizationCases(tedLocHead(model), testFeatures, dataset.splits.test, tau);
+ * const cases = await localizationCases(tedLocHead(model), testFeatures, dataset.splits.test, tau);
  * cases.sort((a, b) => b.iou - a.iou); // best first
  * ```
  */
-export function localizationCases(
+export async function localizationCases(
   head: LocalizationHead,
   features: FeatureSet,
   metadata: WsolMetadata,
@@ -65,7 +65,7 @@ export function localizationCases(
     /** Class whose map class-specific heads (CAM, vanilla) show: `gt` (default, wsolevaluation) or `predicted`. */
     mapClass?: "gt" | "predicted";
   } = {},
-): LocalizationCase[] {
+): Promise<LocalizationCase[]> {
   const ids = opts.ids ?? metadata.imageIds;
   const rows = featureRows(features, ids);
   const view = plainViewIndex(features);
@@ -76,12 +76,18 @@ export function localizationCases(
     const classes = opts.mapClass === "predicted"
       ? undefined
       : ids.slice(s, s + bs).map((id) => metadata.classLabels.get(id) ?? 0);
-    const res = localizeTokens(head, gatherTokens(features, view, part), part.length, features, {
-      classes,
-      boxThreshold: tau,
-      topk: 1,
-      batchSize: bs,
-    });
+    const res = await localizeTokens(
+      head,
+      gatherTokens(features, view, part),
+      part.length,
+      features,
+      {
+        classes,
+        boxThreshold: tau,
+        topk: 1,
+        batchSize: bs,
+      },
+    );
     res.forEach((r, i) => {
       const id = ids[s + i];
       const gtBoxes = frameGtBoxes(metadata, id);
@@ -124,8 +130,7 @@ export async function overlayGrid(
 ): Promise<{ png: Uint8Array; width: number; height: number }> {
   const ids = rows.map((r) => r.id);
   const { images } = await loadImageBatch(dataset, ids, { transform: "test", split });
-  const pixels = images.dataSync() as Float32Array;
-  tf.dispose(images);
+  const pixels = await readFloat32(images, { dispose: true });
   const P = 224 * 224 * 3;
   const tiles: Uint8Array[][] = [];
   for (const [i, row] of rows.entries()) {

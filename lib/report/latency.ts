@@ -1,7 +1,8 @@
 /**
  * Small latency measurements for the complexity notebook: milliseconds per image of a
  * frozen encoder and of a localization head on one tfjs backend (median of a few timed
- * runs after a warm-up; `dataSync` waits for asynchronous backends).
+ * runs after a warm-up; an asynchronous read of the outputs waits for the device, and works on
+ * webgpu, where synchronous reads do not).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { PatchEncoder } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { type BackendName, initBackend } from "../backend/backend.ts";
+import { readTensors } from "../backend/read.ts";
 
 /** Options of {@link measureLatency}. */
 export interface LatencyOptions {
@@ -36,18 +38,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function timeMs(run: () => tf.Tensor | tf.Tensor[], reps: number): number {
-  const once = () => {
+async function timeMs(run: () => tf.Tensor | tf.Tensor[], reps: number): Promise<number> {
+  const once = async () => {
     const out = run();
-    const list = Array.isArray(out) ? out : [out];
-    for (const t of list) t.dataSync();
-    tf.dispose(list);
+    await readTensors(Array.isArray(out) ? out : [out], { dispose: true });
   };
-  once(); // warm-up: kernel compilation, JIT
+  await once(); // warm-up: kernel compilation, JIT
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    once();
+    await once();
     times.push(performance.now() - t0);
   }
   return median(times);
@@ -81,11 +81,11 @@ export async function measureLatency(
       "float32",
       opts.seed ?? 0,
     ) as tf.Tensor4D;
-    const encoderMs = timeMs(() => encoder.encode(images), reps) / batch;
+    const encoderMs = await timeMs(() => encoder.encode(images), reps) / batch;
     const tokens = tf.tidy(() => encoder.encode(images));
     const headMs: Record<string, number> = {};
     for (const h of heads) {
-      headMs[h.name] = timeMs(() =>
+      headMs[h.name] = await timeMs(() =>
         tf.tidy(() => {
           const p = h.predict(tokens);
           return [p.scores, p.maps];

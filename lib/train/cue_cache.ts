@@ -22,6 +22,7 @@ import { checkFeatureView, type FeatureView, VIEW_LOADER_ID } from "./view_image
 import {
   type BatchResult,
   type ExtractionTask,
+  extractionWorkers,
   type LoadedTask,
   runExtraction,
 } from "./extract.ts";
@@ -187,7 +188,7 @@ export async function extractCamCues(
     }
     : { grid: [g.size[0], g.size[1]], stride: g.stride[0], cellOffset: g.offset[0] };
   const source = `cam:${classifier.id}:top${topK}`;
-  let workers = opts.workers ?? 1;
+  let workers = extractionWorkers(opts.workers ?? 1);
   if (workers > 1 && !classifier.spec) workers = 1;
   const task: ExtractionTask = { kind: "cam", classifier: classifier.spec, topK, target };
   const local: LoadedTask = { kind: "cam", classifier, topK, target };

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../io/errors.ts";
+import { readFloat32 } from "../backend/read.ts";
 import type { PatchEncoder } from "../model/encoder.ts";
 import type { TfjsCnnClassifier, TfjsCnnClassifierSpec } from "../model/mobilenet.ts";
 import type { EncoderSpec } from "../model/load_encoder.ts";
@@ -58,30 +59,30 @@ function normalizeRows(values: Float32Array, cols: number): void {
   }
 }
 
-/** Run a loaded task on one batch of raw 0..255 images. */
-export function computeBatch(
+/** Run a loaded task on one batch of raw 0..255 images (one asynchronous read back). */
+export async function computeBatch(
   task: LoadedTask,
   images: tf.Tensor4D,
-): Omit<BatchResult, "view" | "start" | "count"> {
+): Promise<Omit<BatchResult, "view" | "start" | "count">> {
   switch (task.kind) {
     case "tokens": {
-      const t = task.encoder.encode(images);
-      const values = new Float32Array(t.dataSync());
-      t.dispose();
-      return { values };
+      return { values: await readFloat32(task.encoder.encode(images), { dispose: true }) };
     }
     case "attention": {
       if (!task.encoder.clsAttention) {
         throw new InputError(`encoder ${task.encoder.id} has no CLS attention`);
       }
       const a = task.encoder.clsAttention(images);
-      const values = new Float32Array(a.dataSync());
-      a.dispose();
-      normalizeRows(values, a.shape[1]);
+      const cols = a.shape[1];
+      const values = await readFloat32(a, { dispose: true });
+      normalizeRows(values, cols);
       return { values };
     }
     case "cam": {
-      const r = imagenetCamCues(task.classifier, images, { topK: task.topK, target: task.target });
+      const r = await imagenetCamCues(task.classifier, images, {
+        topK: task.topK,
+        target: task.target,
+      });
       return {
         values: r.maps,
         topClasses: Int32Array.from(r.topClasses.flat()),
@@ -124,12 +125,21 @@ export async function processImageList(
     const images = await next!;
     next = i + 1 < batches.length ? load(batches[i + 1]) : null;
     try {
-      const r = computeBatch(task, images);
+      const r = await computeBatch(task, images);
       emit({ ...batches[i], count: images.shape[0], ...r });
     } finally {
       images.dispose();
     }
   }
+}
+
+/**
+ * How many extraction workers to use on `backend` (default: the active one). Workers split
+ * the CPU's cores between wasm instances; a GPU is one device, already busy with this
+ * thread's model, so on webgpu extraction stays in this thread.
+ */
+export function extractionWorkers(requested: number, backend: string = tf.getBackend()): number {
+  return backend === "webgpu" ? 1 : Math.max(1, requested);
 }
 
 /** Options of {@link runExtraction}. */
@@ -177,7 +187,9 @@ export async function runExtraction(
   views: FeatureView[],
   opts: RunOptions,
 ): Promise<void> {
-  const workers = Math.max(1, Math.min(opts.workers, Math.ceil(ids.length / opts.batchSize)));
+  const backend = opts.backend ?? tf.getBackend() ?? "wasm";
+  const wanted = extractionWorkers(opts.workers, backend);
+  const workers = Math.max(1, Math.min(wanted, Math.ceil(ids.length / opts.batchSize)));
   if (workers === 1) {
     await processImageList(
       local,
@@ -190,7 +202,6 @@ export async function runExtraction(
     );
     return;
   }
-  const backend = opts.backend ?? tf.getBackend() ?? "wasm";
   const per = Math.ceil(ids.length / workers);
   const runs: Promise<void>[] = [];
   const started: Worker[] = [];

@@ -26,6 +26,7 @@ import { checkFeatureView, type FeatureView, VIEW_LOADER_ID } from "./view_image
 import {
   type BatchResult,
   type ExtractionTask,
+  extractionWorkers,
   type LoadedTask,
   runExtraction,
 } from "./extract.ts";
@@ -182,6 +183,7 @@ export function encoderTask(
   workers: number,
 ): { task: ExtractionTask; local: LoadedTask; workers: number } {
   const local: LoadedTask = { kind, encoder };
+  workers = extractionWorkers(workers);
   if (workers > 1 && !encoder.spec) {
     console.warn(`encoder ${encoder.id} has no spec (built in memory): extracting in one thread`);
     workers = 1;

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { writeNpy } from "../io/npy.ts";
+import { readFloat32, readTensors } from "../backend/read.ts";
 import { InputError } from "../io/errors.ts";
 import { writeDirAtomic } from "../io/atomic.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
@@ -107,17 +108,17 @@ export function gridMapToScoremap(gridMap: ArrayLike<number>, g: MapGeometry): F
  *
  * @example
  * ```ts
- * const [r] = localizeTokens(tedLocHead(model), tokens, 1, features, { classNames });
+ * const [r] = await localizeTokens(tedLocHead(model), tokens, 1, features, { classNames });
  * console.log(r.topk[0].name, r.boxes[0]);
  * ```
  */
-export function localizeTokens(
+export async function localizeTokens(
   head: LocalizationHead,
   tokens: Float32Array,
   count: number,
   geometry: MapGeometry,
   opts: LocalizeOptions = {},
-): Localization[] {
+): Promise<Localization[]> {
   const [gh, gw] = geometry.grid, N = gh * gw;
   const dim = tokens.length / (count * N);
   if (!Number.isInteger(dim)) {
@@ -139,8 +140,7 @@ export function localizeTokens(
       );
       return [p.scores, p.maps];
     });
-    const scores = sc.dataSync() as Float32Array, maps = mp.dataSync() as Float32Array;
-    tf.dispose([sc, mp]);
+    const [scores, maps] = await readTensors([sc, mp], { dispose: true });
     const C = scores.length / B;
     for (let i = 0; i < B; i++) {
       const s1 = scores.slice(i * C, (i + 1) * C);
@@ -170,19 +170,17 @@ export function localizeTokens(
  *
  * @example
  * ```ts
- * const results = localizeImages(tedLocHead(model), encoder, images, { classNames });
+ * const results = await localizeImages(tedLocHead(model), encoder, images, { classNames });
  * ```
  */
-export function localizeImages(
+export async function localizeImages(
   head: LocalizationHead,
   encoder: PatchEncoder,
   images: tf.Tensor4D,
   opts: LocalizeOptions = {},
-): Localization[] {
-  const t = tf.tidy(() => encoder.encode(images));
-  const tokens = t.dataSync() as Float32Array;
-  t.dispose();
-  return localizeTokens(head, tokens, images.shape[0], {
+): Promise<Localization[]> {
+  const tokens = await readFloat32(tf.tidy(() => encoder.encode(images)), { dispose: true });
+  return await localizeTokens(head, tokens, images.shape[0], {
     grid: encoder.grid,
     stride: encoder.stride,
     cellOffset: encoder.cellOffset,
@@ -263,10 +261,10 @@ export async function evaluateHead(
       });
       const t0 = performance.now();
       const lo = { batchSize: bs, topk: 1, classes };
-      const res = localizeTokens(head, tokens, part.length, features, lo);
+      const res = await localizeTokens(head, tokens, part.length, features, lo);
       if (flipView >= 0) {
         const f = gatherTokens(features, flipView, part);
-        const resF = localizeTokens(head, f, part.length, features, lo);
+        const resF = await localizeTokens(head, f, part.length, features, lo);
         res.forEach((r, i) => {
           const m = flipMapHorizontal(resF[i].map, 224, 224);
           for (let p = 0; p < m.length; p++) m[p] = (m[p] + r.map[p]) / 2;

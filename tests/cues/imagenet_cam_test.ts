@@ -88,7 +88,7 @@ Deno.test("ImageNet-CAM cues: per-batch maps equal the cached set; workers agree
       12,
     ]);
     const x = await loadViewBatch(ds.imageRoot, ds.splits.train.imageIds, "test");
-    const direct = imagenetCamCues(clf, x, { topK: 3, target });
+    const direct = await imagenetCamCues(clf, x, { topK: 3, target });
     assertArrayClose(cues.maps, direct.maps, 1e-6);
     assertEquals(Array.from(cues.topClasses), direct.topClasses.flat());
     const probs = clf.classify(x);

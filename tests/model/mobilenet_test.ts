@@ -95,7 +95,7 @@ Deno.test("default encoder and classifier (vendored MobileNet v1 0.25): geometry
   for (const mode of ["folded", "layers"] as const) {
     const clf = await TfjsCnnClassifier.load(DEFAULT_MOBILENET_DIR, { mode });
     const x1 = tf.fill([1, 224, 224, 3], 90) as tf.Tensor4D;
-    const cam = clf.cam(x1, 2);
+    const cam = await clf.cam(x1, 2);
     assertEquals([cam.maps.length, cam.topClasses[0].length], [49, 2]);
     x1.dispose();
     clf.dispose();
@@ -182,7 +182,7 @@ Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predi
       assert(maxAbsDiff(pa, pb) <= 1e-5, "class probabilities agree");
       tf.dispose([pa, pb]);
       clfLayers.dispose();
-      const cues = imagenetCamCues(clf, images, {
+      const cues = await imagenetCamCues(clf, images, {
         topK: 5,
         target: { grid: [14, 14], stride: 16, cellOffset: 15.5 },
       });

@@ -100,7 +100,7 @@ Deno.test("CNN geometry: cell centres match the receptive fields tfjs really com
   ];
   for (const c of cases) {
     const net = linearNet(c.size, c.stages);
-    const chain = compileLayersChain(net);
+    const chain = await compileLayersChain(net);
     const geo = chain.geometry(chain.last)!;
     assertEquals([geo.stride[0], geo.offset[0]], [c.stride, c.offset], c.name);
     assertEquals(geo.size[0], net.outputs[0].shape[1] as number, `${c.name}: size`);
@@ -151,8 +151,8 @@ Deno.test("CNN chain: folded BatchNorm + fused ReLU6 equals the Layers model", a
         ),
       );
     }
-    const folded = compileLayersChain(m, undefined, { keep: ["p3_relu"] });
-    const plain = compileLayersChain(m, undefined, { fold: false });
+    const folded = await compileLayersChain(m, undefined, { keep: ["p3_relu"] });
+    const plain = await compileLayersChain(m, undefined, { fold: false });
     assert(folded.stepCount < plain.stepCount, "folding fuses layers");
     assertEquals(folded.outputs.includes("c1_bn"), false);
     const x = tf.randomUniform([3, 16, 16, 3], -1, 1, "float32", 3) as tf.Tensor4D;

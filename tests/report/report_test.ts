@@ -101,7 +101,7 @@ Deno.test("report figures: τ curves with the best τ marked; heat map and raste
   assertEquals([r.layout?.width, r.layout?.height], [300, 200]);
 });
 
-Deno.test("report cases: GT boxes on the 224 frame; IoU of the predicted box per image", () => {
+Deno.test("report cases: GT boxes on the 224 frame; IoU of the predicted box per image", async () => {
   // GT in a 448×448 image → halved on the 224 frame
   const meta = metadata({ hit: [96, 64, 287, 191], miss: [96, 64, 287, 191] });
   assertEquals(frameGtBoxes(meta, "hit"), [[48, 32, 143, 95]]);
@@ -135,7 +135,7 @@ Deno.test("report cases: GT boxes on the 224 frame; IoU of the predicted box per
     flops: () => 0,
     dispose: () => {},
   };
-  const cases = localizationCases(head, features, meta, 0.5);
+  const cases = await localizationCases(head, features, meta, 0.5);
   assertEquals(cases.map((c) => c.id), ["hit", "miss"]);
   assert(cases[0].iou > 0.8, `IoU on the GT block ${cases[0].iou}`);
   assertEquals(cases[1].iou, 0);

@@ -150,7 +150,7 @@ Deno.test("localizeTokens: top-k classes with probabilities, largest box near th
   await initBackend("cpu");
   const { features, head, syn } = oracle();
   const N = 49, d = features.dim;
-  const res = localizeTokens(head, features.tokens.subarray(0, 2 * N * d), 2, features, {
+  const res = await localizeTokens(head, features.tokens.subarray(0, 2 * N * d), 2, features, {
     topk: 2,
     classNames: ["a", "b", "c"],
   });
