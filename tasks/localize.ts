@@ -177,7 +177,7 @@ async function main(args: string[]): Promise<void> {
     for (const im of inputs) {
       throwIfInterrupted();
       const x = tf.tensor4d(Float32Array.from(im.rgb), [1, 224, 224, 3]);
-      const [r] = localizeImages(head, encoder, x, {
+      const [r] = await localizeImages(head, encoder, x, {
         topk,
         boxThreshold: tau,
         classNames: model.anchors.classNames,
