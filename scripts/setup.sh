@@ -11,6 +11,8 @@ say() { echo "setup: $*" >&2; }
 # --- Debian packages --------------------------------------------------------------------
 APT_PKGS=()
 command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium fonts-liberation fonts-dejavu-core)
+# Mesa's software Vulkan (lavapipe): the WebGPU adapter the webgpu tests run on without a GPU
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || APT_PKGS+=(mesa-vulkan-drivers)
 if ! { [ -x "$PY" ] && "$PY" -c "import nbclient, nbformat, jupyter_client, ipykernel" 2>/dev/null; }; then
   APT_PKGS+=(python3 jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel)
 fi
