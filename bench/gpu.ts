@@ -34,7 +34,7 @@ import { resolveTedLocConfig, TedLocModel } from "../lib/model/tedloc.ts";
 import { sampledPatchLists, tedLocLosses } from "../lib/model/losses.ts";
 import { tedLocHead } from "../lib/model/baselines.ts";
 import { DEFAULT_OPTIMIZER, Optimizer } from "../lib/train/optim.ts";
-import { evaluateHead } from "../lib/train/localize.ts";
+import { evaluateHead } from "../lib/eval/evaluate.ts";
 import { ensureDefaultDataset } from "../lib/data/synthetic.ts";
 import { parseCli, runCli } from "../lib/util/cli.ts";
 

@@ -2,7 +2,8 @@
  * tedloc — TeD-Loc (Text Distillation for Weakly Supervised Object Localization) on Deno.
  *
  * The public face of the library: notebooks and tasks import from here only.
- * Data flows one way: data → model (encoder, head, cues) → train → metrics → viz.
+ * Data flows one way: config → data → model (encoder, head, cues) → train → eval (metrics) →
+ * run (stages, records) → report/viz.
  *
  * @module
  */
@@ -16,6 +17,8 @@ export * from "./model/mod.ts";
 export * from "./cues/mod.ts";
 export * from "./metrics/mod.ts";
 export * from "./train/mod.ts";
+export * from "./eval/mod.ts";
+export * from "./run/mod.ts";
 export * from "./notebook/mod.ts";
 export * from "./viz/mod.ts";
 export * from "./report/mod.ts";

@@ -26,8 +26,8 @@ import {
   runExperiments,
   type SeedStat,
   seedSummary,
-} from "../lib/train/experiment.ts";
-import { defaultParallelRuns } from "../lib/train/worker.ts";
+} from "../lib/run/experiment.ts";
+import { defaultParallelRuns } from "../lib/run/worker.ts";
 
 const GROUPS: Record<string, ExperimentVariant[]> = {
   main: ["main"],

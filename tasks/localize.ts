@@ -31,7 +31,7 @@ import { TfjsCnnEncoder } from "../lib/model/mobilenet.ts";
 import type { PatchEncoder } from "../lib/model/encoder.ts";
 import { tedLocHead } from "../lib/model/baselines.ts";
 import { loadTedLocCheckpoint } from "../lib/train/checkpoint.ts";
-import { localizeImages } from "../lib/train/localize.ts";
+import { localizeImages } from "../lib/eval/localize.ts";
 import { heatmapOverlayPng } from "../lib/viz/overlay.ts";
 
 const SPEC = {

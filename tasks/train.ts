@@ -13,9 +13,9 @@ import { interruptSignal, setResumeHint } from "../lib/util/interrupt.ts";
 import { checkOutputDir } from "../lib/util/output.ts";
 import { projectPath } from "../lib/util/paths.ts";
 import { type ConfigLayer, resolveRunConfig, setLayer } from "../lib/config/resolve.ts";
-import { experimentConfigFile } from "../lib/train/experiment.ts";
-import { runConfig } from "../lib/train/run.ts";
-import { disposeRunInputs } from "../lib/train/inputs.ts";
+import { experimentConfigFile } from "../lib/run/experiment.ts";
+import { runConfig } from "../lib/run/run.ts";
+import { disposeRunInputs } from "../lib/run/inputs.ts";
 
 /** Shortcut flags: each is `--set <path>=<value>`. */
 const SHORTCUTS: Record<string, { path: string; help: string }> = {

@@ -13,7 +13,7 @@ import { readFloat32 } from "../backend/read.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
-import { localizeTokens } from "../train/localize.ts";
+import { localizeTokens } from "../eval/localize.ts";
 import { resizeBoxTo } from "../metrics/box.ts";
 import { wsolIou } from "../metrics/sweep.ts";
 import { heatmapOverlayPng, imageGrid } from "../viz/overlay.ts";

@@ -1,7 +1,6 @@
 /**
- * Training-side plumbing and the training/inference loop: the frozen feature cache and cached
- * cue maps, optimizers, checkpoints, the TeD-Loc trainer, the CAM baseline trainer,
- * inference/evaluation, synthetic token sets.
+ * Training: the frozen feature cache and cached cue maps, optimizers, checkpoints, the one fit
+ * loop with the TeD-Loc and CAM trainers on it, synthetic token sets.
  * @module
  */
 export {
@@ -28,12 +27,3 @@ export * from "./trainer.ts";
 export * from "./fit.ts";
 export * from "./cam.ts";
 export * from "./synthetic.ts";
-export * from "./localize.ts";
-export * from "./pipeline.ts";
-export * from "./experiment.ts";
-export * from "./run.ts";
-export * from "./inputs.ts";
-export * from "./stages.ts";
-export * from "./cue_recipe.ts";
-export * from "./run_config.ts";
-export { defaultParallelRuns, runConfigs, type RunConfigsOptions, type RunJob } from "./worker.ts";

@@ -30,7 +30,7 @@ import { resolveTedLocConfig, TedLocModel } from "../../lib/model/tedloc.ts";
 import { sampledPatchLists, tedLocLosses } from "../../lib/model/losses.ts";
 import { tedLocHead } from "../../lib/model/baselines.ts";
 import { DEFAULT_OPTIMIZER, Optimizer } from "../../lib/train/optim.ts";
-import { localizeImages } from "../../lib/train/localize.ts";
+import { localizeImages } from "../../lib/eval/localize.ts";
 
 /** Case name → values (flattened). */
 export type CaseResults = Record<string, number[]>;

@@ -15,9 +15,9 @@
 import { join } from "node:path";
 import { initBackend, webgpuAdapterInfo } from "../../lib/backend/mod.ts";
 import { resolveRunConfig } from "../../lib/config/resolve.ts";
-import { experimentConfigFile } from "../../lib/train/experiment.ts";
-import { disposeRunInputs, loadRunInputs } from "../../lib/train/inputs.ts";
-import { runPipeline } from "../../lib/train/pipeline.ts";
+import { experimentConfigFile } from "../../lib/run/experiment.ts";
+import { disposeRunInputs, loadRunInputs } from "../../lib/run/inputs.ts";
+import { runPipeline } from "../../lib/run/pipeline.ts";
 
 const arg = (name: string) => {
   const i = Deno.args.indexOf(name);

@@ -6,7 +6,7 @@ import {
   loadExperimentModels,
   readExperimentRecord,
   seedSummary,
-} from "../../lib/train/experiment.ts";
+} from "../../lib/run/experiment.ts";
 import { InputError } from "../../lib/io/errors.ts";
 import { projectPath } from "../../lib/util/paths.ts";
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../assert.ts";
-import { parseCueRecipe, recipeUsesCam } from "../../lib/train/cue_recipe.ts";
+import { parseCueRecipe, recipeUsesCam } from "../../lib/run/cue_recipe.ts";
 
 Deno.test("cue recipes: products bind tighter than means; bad terms are named", async () => {
   assertEquals(parseCueRecipe("inet5*cam*prior"), [[

@@ -11,22 +11,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
-import { writeNpy } from "../io/npy.ts";
 import { readFloat32, readTensors } from "../backend/read.ts";
-import { InputError } from "../io/errors.ts";
-import { writeDirAtomic } from "../io/atomic.ts";
-import { Progress, type ProgressOptions } from "../util/progress.ts";
-import type { Box, WsolMetadata } from "../data/metadata.ts";
-import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
+import type { Box } from "../data/metadata.ts";
+import type { PatchEncoder } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
-import { alignCueSet, featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
-import type { CueSet } from "../cues/cues.ts";
-import { flipMapHorizontal } from "../cues/sampler.ts";
 import {
   boxesAtThreshold,
-  BoxEvaluator,
-  type BoxMetrics,
   normalizeScoremap,
   quantizeScoremap,
   upsampleCellMap,
@@ -186,147 +176,4 @@ export async function localizeImages(
     cellOffset: encoder.cellOffset,
     size: encoder.inputSize,
   }, opts);
-}
-
-/** Options of {@link evaluateHead}. */
-export interface EvaluateOptions {
-  /** Evaluate these ids (default: every image of the metadata). */
-  ids?: string[];
-  /** Write each score map to `<dir>/<imageId>.npy` (wsolevaluation layout; folder replaced atomically). */
-  scoremapDir?: string;
-  /** Threshold grid step (default 0.01). */
-  camCurveInterval?: number;
-  batchSize?: number;
-  progress?: ProgressOptions | false;
-  /**
-   * Which class's map class-specific heads are scored on: `gt` (default; wsolevaluation's
-   * protocol, so MaxBoxAcc is GT-known) or `predicted`.
-   */
-  mapClass?: "gt" | "predicted";
-  /**
-   * Test-time flip: also run the head on the features' `flip` view, mirror that map back in
-   * the 224×224 frame (exact for any cell geometry) and average maps and class scores.
-   */
-  flipTta?: boolean;
-}
-
-/** Metrics plus timing of one evaluation. */
-export interface EvaluationResult {
-  metrics: BoxMetrics;
-  /** Images evaluated. */
-  count: number;
-  /** Head forward time per image (ms), tokens given. */
-  headMsPerImage: number;
-}
-
-/**
- * Evaluate a head on cached tokens against box metadata: score maps (optionally saved) and
- * class scores go through the box evaluator.
- *
- * @example
- * ```ts
- * const { metrics } = await evaluateHead(tedLocHead(model), testFeatures, dataset.splits.test);
- * console.log(metrics.maxBoxAccV2, metrics.top1Loc);
- * ```
- */
-export async function evaluateHead(
-  head: LocalizationHead,
-  features: FeatureSet,
-  metadata: WsolMetadata,
-  opts: EvaluateOptions = {},
-): Promise<EvaluationResult> {
-  const ids = opts.ids ?? metadata.imageIds;
-  const rows = featureRows(features, ids);
-  const view = plainViewIndex(features);
-  const flipView = opts.flipTta ? features.views.indexOf("flip") : -1;
-  if (opts.flipTta && flipView < 0) {
-    throw new InputError(
-      `flip TTA needs the features' 'flip' view (they have: ${features.views.join(", ")})`,
-    );
-  }
-  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
-  const bs = opts.batchSize ?? 32;
-  const bar = opts.progress === false
-    ? null
-    : new Progress(`eval ${head.name}`, ids.length, { unit: "img", ...(opts.progress ?? {}) });
-  let headMs = 0;
-  const run = async (dir: string | null) => {
-    for (let s = 0; s < ids.length; s += bs) {
-      const part = rows.slice(s, s + bs);
-      const tokens = gatherTokens(features, view, part);
-      const classes = opts.mapClass === "predicted" ? undefined : ids.slice(s, s + bs).map((id) => {
-        const y = metadata.classLabels.get(id);
-        if (y === undefined) throw new InputError(`no class label for image '${id}'`);
-        return y;
-      });
-      const t0 = performance.now();
-      const lo = { batchSize: bs, topk: 1, classes };
-      const res = await localizeTokens(head, tokens, part.length, features, lo);
-      if (flipView >= 0) {
-        const f = gatherTokens(features, flipView, part);
-        const resF = await localizeTokens(head, f, part.length, features, lo);
-        res.forEach((r, i) => {
-          const m = flipMapHorizontal(resF[i].map, 224, 224);
-          for (let p = 0; p < m.length; p++) m[p] = (m[p] + r.map[p]) / 2;
-          r.map = normalizeScoremap(m);
-          r.scores = r.scores.map((v, k) => (v + resF[i].scores[k]) / 2);
-        });
-      }
-      headMs += performance.now() - t0;
-      for (let i = 0; i < part.length; i++) {
-        const id = ids[s + i];
-        ev.accumulate(res[i].map, id, res[i].scores);
-        if (dir) await writeNpy(join(dir, `${id}.npy`), res[i].map, [224, 224]);
-      }
-      bar?.tick(part.length);
-    }
-  };
-  if (opts.scoremapDir) await writeDirAtomic(opts.scoremapDir, (tmp) => run(tmp));
-  else await run(null);
-  bar?.done();
-  return {
-    metrics: ev.compute(),
-    count: ids.length,
-    headMsPerImage: headMs / Math.max(1, ids.length),
-  };
-}
-
-/**
- * Evaluate one fixed map for every image (e.g. lib/metrics' `centerGaussianMap()`, the
- * method.md prior); no class scores, so no classification or Top-k Loc.
- */
-export function evaluateFixedMap(
-  map: Float32Array,
-  metadata: WsolMetadata,
-  opts: { ids?: string[]; camCurveInterval?: number } = {},
-): BoxMetrics {
-  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
-  for (const id of opts.ids ?? metadata.imageIds) ev.accumulate(map, id);
-  return ev.compute();
-}
-
-/**
- * Box metrics of cue maps themselves (how good a pseudo-label source is), on images with GT
- * boxes: each grid map is upsampled at the tokens' true cell centres and normalised.
- *
- * @example
- * ```ts
- * const q = evaluateCueSet(cues, dataset.splits.train, features, { ids: heldOutIds });
- * ```
- */
-export function evaluateCueSet(
-  cues: CueSet,
-  metadata: WsolMetadata,
-  geometry: { stride: number; cellOffset: number },
-  opts: { ids?: string[]; camCurveInterval?: number } = {},
-): BoxMetrics {
-  const ids = opts.ids ?? cues.ids;
-  const a = alignCueSet(cues, ids);
-  const [gh, gw] = cues.grid, N = gh * gw;
-  const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
-  ids.forEach((id, i) => {
-    const g = { grid: cues.grid, stride: geometry.stride, cellOffset: geometry.cellOffset };
-    ev.accumulate(gridMapToScoremap(a.maps.subarray(i * N, (i + 1) * N), g), id);
-  });
-  return ev.compute();
 }

@@ -19,8 +19,8 @@ import type { TedLocModel } from "../model/tedloc.ts";
 import { loadRunInputs, type RunInputs } from "./inputs.ts";
 import { type PipelineResult, runPipeline, warmPipelineCaches } from "./pipeline.ts";
 import { parseCueRecipe } from "./cue_recipe.ts";
-import { readCamHead, writeCamHead } from "./cam.ts";
-import { loadTedLocCheckpoint } from "./checkpoint.ts";
+import { readCamHead, writeCamHead } from "../train/cam.ts";
+import { loadTedLocCheckpoint } from "../train/checkpoint.ts";
 import { cachedStage, stageFinished } from "./stages.ts";
 
 /** What a finished run leaves in `results.json`. */

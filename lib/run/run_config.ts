@@ -5,8 +5,8 @@
  * @module
  */
 import type { RunConfig } from "../config/schema.ts";
-import type { TrainConfigInput } from "./trainer.ts";
-import type { CamTrainInput } from "./cam.ts";
+import type { TrainConfigInput } from "../train/trainer.ts";
+import type { CamTrainInput } from "../train/cam.ts";
 
 /** TeD-Loc's training config of a run (the init seed follows `train.seed`, as before). */
 export function trainConfigInput(cfg: RunConfig): TrainConfigInput {

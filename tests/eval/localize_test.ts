@@ -6,12 +6,8 @@ import { readNpy } from "../../lib/io/npy.ts";
 import { centerGaussianMap } from "../../lib/metrics/mod.ts";
 import type { LocalizationHead } from "../../lib/model/baselines.ts";
 import type { FeatureSet } from "../../lib/model/encoder.ts";
-import {
-  evaluateFixedMap,
-  evaluateHead,
-  localizeTokens,
-  makeSyntheticTokens,
-} from "../../lib/train/mod.ts";
+import { evaluateFixedMap, evaluateHead, localizeTokens } from "../../lib/eval/mod.ts";
+import { makeSyntheticTokens } from "../../lib/train/synthetic.ts";
 
 /** Tokens [mask, one-hot class…] per patch, and a head reading them back: a perfect oracle. */
 function oracle(): {

@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
-import { defaultParallelRuns } from "../../lib/train/worker.ts";
-import { defaultExtractionWorkers } from "../../lib/train/pipeline.ts";
+import { defaultParallelRuns } from "../../lib/run/worker.ts";
+import { defaultExtractionWorkers } from "../../lib/run/pipeline.ts";
 
 Deno.test("runs at once follow the cores, capped by free memory at ~1.5 GB a run", () => {
   assertEquals(defaultParallelRuns(2, 20e9), 2, "2 cores, plenty of memory: 2 (as before)");

@@ -23,7 +23,7 @@ import {
   fileCueSource,
   pcaCueSource,
 } from "../cues/sources.ts";
-import { extractAttentionCues, extractCamCues } from "./cue_cache.ts";
+import { extractAttentionCues, extractCamCues } from "../train/cue_cache.ts";
 
 /** One term of a recipe. */
 export type CueTerm =

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { spawnDeno } from "../util/child.ts";
-import { cachedStage, stageDir } from "../../lib/train/stages.ts";
+import { cachedStage, stageDir } from "../../lib/run/stages.ts";
 
 Deno.test("cachedStage: computes once per key, reuses finished stages, redoes unfinished ones", async () => {
   const root = await Deno.makeTempDir({ prefix: "tedloc-stage-" });
