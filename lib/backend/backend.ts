@@ -18,6 +18,9 @@ export type BackendChoice = BackendName | "auto";
 
 const NAMES: readonly string[] = ["wasm", "webgpu", "cpu", "auto"];
 
+/** Names of software rasterizers, for adapters that do not set `isFallbackAdapter`. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|microsoft basic render/i;
+
 interface GpuAdapterInfo {
   isFallbackAdapter?: boolean;
   info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string; device?: string };
@@ -38,7 +41,7 @@ export async function gpuAdapter(): Promise<string | null> {
     const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
     const desc = [adapter.info?.vendor, adapter.info?.device, adapter.info?.description]
       .filter((s) => s).join(" ");
-    if (fallback || /llvmpipe|swiftshader|lavapipe/i.test(desc)) return null;
+    if (fallback || SOFTWARE_ADAPTER.test(desc)) return null;
     return desc || "GPU";
   } catch {
     return null;
@@ -70,6 +73,52 @@ export function gpuDeviceNodesPresent(): boolean {
     // no /dev/dri
   }
   return false;
+}
+
+/** Which WebGPU adapter this process gets: a real GPU or a software rasterizer. */
+export interface WebgpuAdapterInfo {
+  /** `software` for a fallback adapter (llvmpipe, lavapipe, SwiftShader, WARP), else `hardware`. */
+  kind: "hardware" | "software";
+  /** The adapter's vendor, device and description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
+  description: string;
+}
+
+let adapterInfoPromise: Promise<WebgpuAdapterInfo | null> | undefined;
+
+/**
+ * The WebGPU adapter that `initBackend("webgpu")` would run on, or `null` when this process
+ * has no adapter at all (no `navigator.gpu`, or `requestAdapter()` yields none). Unlike
+ * {@link gpuAdapter} it always asks (no device-node shortcut) and reports software adapters
+ * too, so a notebook can say which adapter it measured. Asked once per process (cached).
+ *
+ * @example
+ * ```ts
+ * const a = await webgpuAdapterInfo();
+ * console.log(a ? `webgpu on ${a.kind} adapter ${a.description}` : "no WebGPU adapter");
+ * ```
+ */
+export function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo | null> {
+  adapterInfoPromise ??= probeAdapter();
+  return adapterInfoPromise;
+}
+
+async function probeAdapter(): Promise<WebgpuAdapterInfo | null> {
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterInfo | null> } }).gpu;
+  if (!gpu) return null;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const fallback = adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter ?? false;
+    // Deno's vendor/device are numeric PCI ids; the description names the device when set.
+    const info = adapter.info;
+    const description = info?.description ||
+      [info?.vendor, info?.device].filter((s) => s).join(" ") || "GPU";
+    const software = fallback || SOFTWARE_ADAPTER.test(description);
+    return { kind: software ? "software" : "hardware", description };
+  } catch {
+    return null;
+  }
 }
 
 let webgpuRegistered = false;
