@@ -161,6 +161,10 @@ def write_atomic(nb, path):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=folder)
     try:
+        # mkstemp makes the file private (0600); a notebook is an ordinary file (0644 - umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             nbformat.write(nb, f)
         os.replace(tmp, path)

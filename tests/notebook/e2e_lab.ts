@@ -1,0 +1,231 @@
+/**
+ * The browser end-to-end check behind `bash scripts/e2e.sh` (which starts JupyterLab and
+ * passes its URL): headless Chromium, driven with puppeteer-core through JupyterLab's own
+ * menus, on each notebook given:
+ *
+ * 1. opened as committed (untrusted): every figure output shows as an image (a PNG, or an
+ *    interactive plot), none as the `<Plotly figure …>` text;
+ * 2. Edit → Clear Outputs of All Cells, Run → Run All Cells, wait for the kernel;
+ * 3. no error output, every code cell has output, every Plotly figure is a
+ *    `.js-plotly-plot` that answers a hover, and every output sits under its own cell
+ *    (each cell's outputs are checked against markers from its own source).
+ *
+ * Screenshots go to the folder given. Prints one JSON line per notebook and exits 1 if any
+ * check failed. Not a `deno test` file: it needs a running JupyterLab.
+ *
+ *   deno run -A tests/notebook/e2e_lab.ts URL TOKEN SHOTS_DIR NOTEBOOK…
+ *
+ * @module
+ */
+import puppeteer from "puppeteer-core";
+import type { Page } from "puppeteer-core";
+import { join } from "node:path";
+import { chromiumPath } from "../../lib/viz/export.ts";
+
+/** What a cell looks like in the notebook model (`cell.toJSON()`). */
+interface CellJson {
+  cell_type: string;
+  source: string | string[];
+  execution_count?: number | null;
+  outputs?: { output_type: string; data?: Record<string, unknown>; text?: string | string[] }[];
+}
+
+const [url, token, shots, ...notebooks] = Deno.args;
+if (!url || !token || !shots || notebooks.length === 0) {
+  console.error("usage: e2e_lab.ts URL TOKEN SHOTS_DIR NOTEBOOK…");
+  Deno.exit(2);
+}
+await Deno.mkdir(shots, { recursive: true });
+
+async function clickMenu(page: Page, menu: string, item: string): Promise<void> {
+  const bar = await page.waitForSelector(
+    `xpath/.//div[contains(@class,"lm-MenuBar-itemLabel") and normalize-space()="${menu}"]`,
+  );
+  await bar!.click();
+  const entry = await page.waitForSelector(
+    `xpath/.//div[contains(@class,"lm-Menu-itemLabel") and normalize-space()="${item}"]`,
+    { visible: true },
+  );
+  await entry!.click();
+}
+
+/** The current notebook's cells as JSON, read from JupyterLab's model. */
+function cells(page: Page): Promise<CellJson[]> {
+  return page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const app = (globalThis as any).jupyterapp;
+    const model = app.shell.currentWidget.content.model;
+    const out = [];
+    for (let i = 0; i < model.cells.length; i++) out.push(model.cells.get(i).toJSON());
+    return out;
+  });
+}
+
+function text(v: unknown): string {
+  return Array.isArray(v) ? v.join("") : typeof v === "string" ? v : JSON.stringify(v ?? "");
+}
+
+/** Strings a cell's own outputs must contain: the first string literal of each
+ * `print(…)`/`displayTable(…caption…)` call is too brittle, so use what every cell shows:
+ * a figure for showFigure cells, a table for displayTable cells, text for print cells. */
+function expectedKinds(source: string): string[] {
+  const kinds: string[] = [];
+  if (/\bshowFigure\(/.test(source)) kinds.push("application/vnd.plotly.v1+json");
+  if (/\bdisplayTable\(/.test(source)) kinds.push("text/html");
+  if (/\bshowImage\(/.test(source)) kinds.push("image/");
+  return kinds;
+}
+
+async function checkNotebook(page: Page, name: string): Promise<Record<string, unknown>> {
+  const problems: string[] = [];
+  const t0 = performance.now();
+  await page.goto(`${url}/lab/tree/notebooks/${name}?token=${token}`, {
+    waitUntil: "networkidle2",
+    timeout: 120_000,
+  });
+  await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 120_000 });
+  await page.waitForFunction(
+    // deno-lint-ignore no-explicit-any
+    () => (globalThis as any).jupyterapp?.shell?.currentWidget?.content?.model,
+    { timeout: 60_000 },
+  );
+  await new Promise((r) => setTimeout(r, 3000)); // renderers of the committed outputs
+  // 1. committed, untrusted: figures show as images
+  const committed = await cells(page);
+  const figures =
+    committed.flatMap((c) =>
+      (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
+    ).length;
+  const shown = await page.evaluate(() => {
+    const d = (globalThis as unknown as {
+      document: { querySelectorAll(s: string): { length: number; textContent?: string }[] };
+    }).document;
+    const outs = [...d.querySelectorAll(".jp-OutputArea-output")] as { textContent?: string }[];
+    return {
+      images: d.querySelectorAll(".jp-OutputArea-output img").length,
+      plots: d.querySelectorAll(".jp-OutputArea-output .js-plotly-plot").length,
+      plotlyText: outs.filter((o) => (o.textContent ?? "").includes("<Plotly figure")).length,
+    };
+  });
+  await page.screenshot({ path: join(shots, `${name}-1-committed.png`), fullPage: false });
+  if (shown.plotlyText > 0) problems.push(`untrusted: ${shown.plotlyText} figure(s) as text`);
+  if (shown.images + shown.plots < figures) {
+    problems.push(`untrusted: ${figures} figures, ${shown.images} images + ${shown.plots} plots`);
+  }
+  const openSeconds = (performance.now() - t0) / 1000;
+  // 2. Clear outputs, Run All, through the menus
+  await clickMenu(page, "Edit", "Clear Outputs of All Cells");
+  const t1 = performance.now();
+  await clickMenu(page, "Run", "Run All Cells");
+  await page.waitForFunction(
+    () => {
+      // deno-lint-ignore no-explicit-any
+      const app = (globalThis as any).jupyterapp;
+      const nb = app.shell.currentWidget;
+      const model = nb.content.model;
+      for (let i = 0; i < model.cells.length; i++) {
+        const c = model.cells.get(i);
+        if (c.type === "code" && String(c.sharedModel.source).trim() && !c.executionCount) {
+          return false;
+        }
+      }
+      return nb.sessionContext.session?.kernel?.status === "idle";
+    },
+    { timeout: 1_500_000, polling: 1000 },
+  );
+  await new Promise((r) => setTimeout(r, 2000)); // late outputs and plot rendering
+  const runSeconds = (performance.now() - t1) / 1000;
+  // 3. what Run All left
+  const after = await cells(page);
+  after.forEach((c, i) => {
+    if (c.cell_type !== "code" || !text(c.source).trim()) return;
+    const outs = c.outputs ?? [];
+    if (outs.length === 0) problems.push(`cell ${i}: no output`);
+    for (const o of outs) {
+      if (o.output_type === "error") problems.push(`cell ${i}: error output`);
+    }
+    const mimes = outs.flatMap((o) => Object.keys(o.data ?? {}));
+    for (const kind of expectedKinds(text(c.source))) {
+      if (!mimes.some((m) => m.startsWith(kind))) problems.push(`cell ${i}: no ${kind} output`);
+    }
+    // an output belongs to another cell when it is a kind this cell never makes
+    const mine = expectedKinds(text(c.source));
+    const printsText = /\b(print|console\.\w+|runQuietly)\(/.test(text(c.source));
+    if (!printsText && outs.some((o) => o.output_type === "stream")) {
+      problems.push(`cell ${i}: a text output though it prints nothing (another cell's?)`);
+    }
+    for (const m of mimes) {
+      if (
+        ["application/vnd.plotly.v1+json", "text/html"].includes(m) &&
+        !mine.some((k) => m.startsWith(k))
+      ) problems.push(`cell ${i}: a ${m} output it does not make (another cell's?)`);
+    }
+  });
+  const figuresAfter =
+    after.flatMap((c) =>
+      (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
+    ).length;
+  const plots = await page.$$(".jp-OutputArea-output .js-plotly-plot");
+  if (plots.length < figuresAfter) {
+    problems.push(`${figuresAfter} Plotly figures, ${plots.length} interactive plots`);
+  }
+  let hovered = 0;
+  for (const plot of plots) {
+    await plot.scrollIntoView();
+    const box = await plot.boundingBox();
+    if (!box) continue;
+    // move across the plot area until a hover label appears
+    for (let f = 0.2; f <= 0.8; f += 0.05) {
+      await page.mouse.move(box.x + box.width * f, box.y + box.height * 0.5);
+      await new Promise((r) => setTimeout(r, 60));
+      if ((await plot.$$(".hoverlayer .hovertext")).length > 0) {
+        hovered++;
+        break;
+      }
+    }
+  }
+  if (hovered < plots.length) problems.push(`${plots.length - hovered} plot(s) showed no hover`);
+  if (plots.length > 0) {
+    await plots[0].scrollIntoView();
+    await page.screenshot({ path: join(shots, `${name}-2-after-run-all.png`) });
+  }
+  return {
+    notebook: name,
+    pass: problems.length === 0,
+    openSeconds: Number(openSeconds.toFixed(1)),
+    runAllSeconds: Number(runSeconds.toFixed(1)),
+    committedFigures: figures,
+    untrustedImages: shown.images,
+    figures: figuresAfter,
+    interactivePlots: plots.length,
+    hovered,
+    problems,
+  };
+}
+
+const browser = await puppeteer.launch({
+  executablePath: chromiumPath(),
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"],
+  defaultViewport: { width: 1400, height: 1000 },
+});
+let failed = false;
+try {
+  for (const name of notebooks) {
+    const page = await browser.newPage();
+    try {
+      const r = await checkNotebook(page, name);
+      console.log(JSON.stringify(r));
+      if (!r.pass) failed = true;
+    } catch (err) {
+      await page.screenshot({ path: join(shots, `${name}-error.png`) }).catch(() => {});
+      console.log(JSON.stringify({ notebook: name, pass: false, error: String(err) }));
+      failed = true;
+    } finally {
+      await page.close();
+    }
+  }
+} finally {
+  await browser.close();
+}
+Deno.exit(failed ? 1 : 0);
