@@ -50,12 +50,15 @@ trap cleanup EXIT
 # private Jupyter folders: our kernelspec, no autosave, no news pop-ups, nothing of the user's
 export JUPYTER_CONFIG_DIR=$WORK/config JUPYTER_DATA_DIR=$WORK/data JUPYTER_RUNTIME_DIR=$WORK/runtime
 mkdir -p "$JUPYTER_DATA_DIR/kernels/deno" "$WORK/settings/@jupyterlab/docmanager-extension" \
-  "$WORK/settings/@jupyterlab/apputils-extension" "$WORK/workspaces"
+  "$WORK/settings/@jupyterlab/apputils-extension" "$WORK/settings/@jupyterlab/notebook-extension" \
+  "$WORK/workspaces"
 cat >"$JUPYTER_DATA_DIR/kernels/deno/kernel.json" <<EOF
 {"argv": ["$ROOT/node_modules/.bin/deno", "jupyter", "--kernel", "--conn", "{connection_file}"],
  "display_name": "Deno", "language": "typescript", "env": {"NO_COLOR": "1"}}
 EOF
 echo '{"autosave": false}' >"$WORK/settings/@jupyterlab/docmanager-extension/plugin.jupyterlab-settings"
+# every cell rendered (JupyterLab 4 renders only the visible ones by default), so all are checked
+echo '{"windowingMode": "none"}' >"$WORK/settings/@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
 echo '{"fetchNews": "false", "checkForUpdates": false}' \
   >"$WORK/settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
 

@@ -103,7 +103,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     const outs = [...d.querySelectorAll(".jp-OutputArea-output")] as { textContent?: string }[];
     return {
       images: d.querySelectorAll(".jp-OutputArea-output img").length,
-      plots: d.querySelectorAll(".jp-OutputArea-output .js-plotly-plot").length,
+      plots: d.querySelectorAll(".jp-OutputArea-output.js-plotly-plot").length,
       plotlyText: outs.filter((o) => (o.textContent ?? "").includes("<Plotly figure")).length,
     };
   });
@@ -165,19 +165,48 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     after.flatMap((c) =>
       (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
     ).length;
-  const plots = await page.$$(".jp-OutputArea-output .js-plotly-plot");
+  // Plotly's JupyterLab renderer (jupyterlab-plotly 7) shows a bundle's PNG first and swaps
+  // in the interactive plot when the mouse enters it (plotly.js loads then): do what a user does.
+  for (const out of await page.$$(".jp-RenderedPlotly")) {
+    await out.scrollIntoView();
+    const img = await out.$("img.plot-img");
+    if (img) await img.hover().catch(() => {});
+    // Plotly.react makes the output node itself the `.js-plotly-plot`
+    await page.waitForFunction(
+      (el) =>
+        (el as unknown as { classList: { contains(c: string): boolean } }).classList
+          .contains("js-plotly-plot"),
+      { timeout: 30_000 },
+      out,
+    ).catch(() => {});
+  }
+  const plots = await page.$$(
+    ".jp-OutputArea-output.js-plotly-plot, .jp-OutputArea-output .js-plotly-plot",
+  );
   if (plots.length < figuresAfter) {
     problems.push(`${figuresAfter} Plotly figures, ${plots.length} interactive plots`);
   }
   let hovered = 0;
   for (const plot of plots) {
     await plot.scrollIntoView();
-    const box = await plot.boundingBox();
-    if (!box) continue;
-    // move across the plot area until a hover label appears
-    for (let f = 0.2; f <= 0.8; f += 0.05) {
-      await page.mouse.move(box.x + box.width * f, box.y + box.height * 0.5);
-      await new Promise((r) => setTimeout(r, 60));
+    // hover a data point (a marker or bar), else sweep the plot area (lines, heat maps)
+    const spots: [number, number][] = [];
+    for (const t of (await plot.$$(".point")).slice(0, 3)) {
+      const b = await t.boundingBox();
+      if (b) spots.push([b.x + b.width / 2, b.y + b.height / 2]);
+    }
+    const area = await (await plot.$(".nsewdrag"))?.boundingBox();
+    if (area) {
+      for (let fy = 0.1; fy < 1; fy += 0.2) {
+        for (let fx = 0.1; fx < 1; fx += 0.2) {
+          spots.push([area.x + area.width * fx, area.y + area.height * fy]);
+        }
+      }
+    }
+    for (const [x, y] of spots) {
+      await page.mouse.move(x, y);
+      await page.mouse.move(x + 1, y);
+      await new Promise((r) => setTimeout(r, 150));
       if ((await plot.$$(".hoverlayer .hovertext")).length > 0) {
         hovered++;
         break;
@@ -185,10 +214,13 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     }
   }
   if (hovered < plots.length) problems.push(`${plots.length - hovered} plot(s) showed no hover`);
-  if (plots.length > 0) {
-    await plots[0].scrollIntoView();
-    await page.screenshot({ path: join(shots, `${name}-2-after-run-all.png`) });
-  }
+  const figureOutput = plots[0] ?? await page.$(".jp-OutputArea-output img");
+  await figureOutput?.scrollIntoView();
+  await page.screenshot({ path: join(shots, `${name}-2-after-run-all.png`) });
+  const rendered = await page.$$eval(
+    ".jp-OutputArea-output",
+    (els) => els.map((e) => (e as unknown as { dataset: { mimeType?: string } }).dataset.mimeType),
+  );
   return {
     notebook: name,
     pass: problems.length === 0,
@@ -199,6 +231,15 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     figures: figuresAfter,
     interactivePlots: plots.length,
     hovered,
+    renderedMimeTypes: [...new Set(rendered)],
+    ...(Deno.env.get("TEDLOC_E2E_DEBUG")
+      ? {
+        html: await page.$$eval(
+          ".jp-OutputArea-output:not([data-mime-type])",
+          (els) => els.map((e) => (e as unknown as { outerHTML: string }).outerHTML.slice(0, 400)),
+        ),
+      }
+      : {}),
     problems,
   };
 }
@@ -213,6 +254,10 @@ let failed = false;
 try {
   for (const name of notebooks) {
     const page = await browser.newPage();
+    if (Deno.env.get("TEDLOC_E2E_DEBUG")) {
+      page.on("console", (m) => console.error(`[browser ${m.type()}] ${m.text().slice(0, 300)}`));
+      page.on("pageerror", (e) => console.error(`[page error] ${String(e).slice(0, 300)}`));
+    }
     try {
       const r = await checkNotebook(page, name);
       console.log(JSON.stringify(r));
