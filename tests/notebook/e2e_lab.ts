@@ -92,9 +92,14 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   await new Promise((r) => setTimeout(r, 3000)); // renderers of the committed outputs
   // 1. committed, untrusted: figures show as images
   const committed = await cells(page);
+  // figures and pictures: Plotly outputs and images (04's grids are JPEG)
   const figures =
     committed.flatMap((c) =>
-      (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
+      (c.outputs ?? []).filter((o) =>
+        Object.keys(o.data ?? {}).some((m) =>
+          m === "application/vnd.plotly.v1+json" || m.startsWith("image/")
+        )
+      )
     ).length;
   const shown = await page.evaluate(() => {
     const d = (globalThis as unknown as {
@@ -107,6 +112,10 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
       plotlyText: outs.filter((o) => (o.textContent ?? "").includes("<Plotly figure")).length,
     };
   });
+  const firstFigure = await page.$(
+    ".jp-RenderedPlotly, .jp-RenderedImage, .jp-OutputArea-output img",
+  );
+  await firstFigure?.scrollIntoView();
   await page.screenshot({ path: join(shots, `${name}-1-committed.png`), fullPage: false });
   if (shown.plotlyText > 0) problems.push(`untrusted: ${shown.plotlyText} figure(s) as text`);
   if (shown.images + shown.plots < figures) {
@@ -135,6 +144,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   );
   await new Promise((r) => setTimeout(r, 2000)); // late outputs and plot rendering
   const runSeconds = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
   // 3. what Run All left
   const after = await cells(page);
   after.forEach((c, i) => {
@@ -226,6 +236,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     pass: problems.length === 0,
     openSeconds: Number(openSeconds.toFixed(1)),
     runAllSeconds: Number(runSeconds.toFixed(1)),
+    checkSeconds: Number(((performance.now() - t2) / 1000).toFixed(1)),
     committedFigures: figures,
     untrustedImages: shown.images,
     figures: figuresAfter,
