@@ -134,8 +134,12 @@ export interface ShowFigureOptions extends RenderOptions {
   png?: boolean;
 }
 
-/** Pixel density of a figure's notebook PNG: sharp on high-DPI screens, still small. */
-export const NOTEBOOK_PNG_SCALE = 2;
+/**
+ * Pixel density of a figure's notebook PNG. 1: Plotly's JupyterLab renderer (and GitHub)
+ * show a PNG at its pixel size whatever the output metadata says, so a 2× PNG appeared twice
+ * the figure's size there, wider than the cell (seen in scripts/e2e.sh's screenshots).
+ */
+export const NOTEBOOK_PNG_SCALE = 1;
 
 /**
  * Show a Plotly figure in a notebook: the interactive Plotly JSON plus a PNG at screen

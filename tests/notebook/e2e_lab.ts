@@ -90,6 +90,12 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     { timeout: 60_000 },
   );
   await new Promise((r) => setTimeout(r, 3000)); // renderers of the committed outputs
+  // JupyterLab restores earlier tabs (hidden, still in the page): look inside this one only
+  const scopeId = await page.evaluate(() =>
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any).jupyterapp.shell.currentWidget.node.id as string
+  );
+  const scope = `[id="${scopeId}"]`;
   // 1. committed, untrusted: figures show as images
   const committed = await cells(page);
   // figures and pictures: Plotly outputs and images (04's grids are JPEG)
@@ -101,19 +107,21 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
         )
       )
     ).length;
-  const shown = await page.evaluate(() => {
+  const shown = await page.evaluate((scope: string) => {
     const d = (globalThis as unknown as {
       document: { querySelectorAll(s: string): { length: number; textContent?: string }[] };
     }).document;
-    const outs = [...d.querySelectorAll(".jp-OutputArea-output")] as { textContent?: string }[];
+    const outs = [...d.querySelectorAll(`${scope} .jp-OutputArea-output`)] as {
+      textContent?: string;
+    }[];
     return {
-      images: d.querySelectorAll(".jp-OutputArea-output img").length,
-      plots: d.querySelectorAll(".jp-OutputArea-output.js-plotly-plot").length,
+      images: d.querySelectorAll(`${scope} .jp-OutputArea-output img`).length,
+      plots: d.querySelectorAll(`${scope} .jp-OutputArea-output.js-plotly-plot`).length,
       plotlyText: outs.filter((o) => (o.textContent ?? "").includes("<Plotly figure")).length,
     };
-  });
+  }, scope);
   const firstFigure = await page.$(
-    ".jp-RenderedPlotly, .jp-RenderedImage, .jp-OutputArea-output img",
+    `${scope} .jp-RenderedPlotly, ${scope} .jp-RenderedImage, ${scope} .jp-OutputArea-output img`,
   );
   await firstFigure?.scrollIntoView();
   await page.screenshot({ path: join(shots, `${name}-1-committed.png`), fullPage: false });
@@ -177,7 +185,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     ).length;
   // Plotly's JupyterLab renderer (jupyterlab-plotly 7) shows a bundle's PNG first and swaps
   // in the interactive plot when the mouse enters it (plotly.js loads then): do what a user does.
-  for (const out of await page.$$(".jp-RenderedPlotly")) {
+  for (const out of await page.$$(`${scope} .jp-RenderedPlotly`)) {
     await out.scrollIntoView();
     const img = await out.$("img.plot-img");
     if (img) await img.hover().catch(() => {});
@@ -191,7 +199,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     ).catch(() => {});
   }
   const plots = await page.$$(
-    ".jp-OutputArea-output.js-plotly-plot, .jp-OutputArea-output .js-plotly-plot",
+    `${scope} .jp-OutputArea-output.js-plotly-plot, ${scope} .jp-OutputArea-output .js-plotly-plot`,
   );
   if (plots.length < figuresAfter) {
     problems.push(`${figuresAfter} Plotly figures, ${plots.length} interactive plots`);
@@ -224,11 +232,11 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     }
   }
   if (hovered < plots.length) problems.push(`${plots.length - hovered} plot(s) showed no hover`);
-  const figureOutput = plots[0] ?? await page.$(".jp-OutputArea-output img");
+  const figureOutput = plots[0] ?? await page.$(`${scope} .jp-OutputArea-output img`);
   await figureOutput?.scrollIntoView();
   await page.screenshot({ path: join(shots, `${name}-2-after-run-all.png`) });
   const rendered = await page.$$eval(
-    ".jp-OutputArea-output",
+    `${scope} .jp-OutputArea-output`,
     (els) => els.map((e) => (e as unknown as { dataset: { mimeType?: string } }).dataset.mimeType),
   );
   return {
