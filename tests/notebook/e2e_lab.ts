@@ -134,6 +134,18 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   await clickMenu(page, "Edit", "Clear Outputs of All Cells");
   const t1 = performance.now();
   await clickMenu(page, "Run", "Run All Cells");
+  // a look at a long cell while it runs: the live progress line (if one is still running)
+  await new Promise((r) => setTimeout(r, 6000));
+  const running = await page.$(
+    `xpath/.//div[contains(@class,"jp-InputPrompt") and normalize-space()="[*]:"]` +
+      `/ancestor::div[contains(@class,"jp-CodeCell")][1]`,
+  );
+  if (running) {
+    await running.evaluate((e) =>
+      (e as unknown as { scrollIntoView(o: unknown): void }).scrollIntoView({ block: "end" })
+    );
+    await page.screenshot({ path: join(shots, `${name}-2-running.png`) });
+  }
   await page.waitForFunction(
     () => {
       // deno-lint-ignore no-explicit-any
@@ -234,7 +246,7 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   if (hovered < plots.length) problems.push(`${plots.length - hovered} plot(s) showed no hover`);
   const figureOutput = plots[0] ?? await page.$(`${scope} .jp-OutputArea-output img`);
   await figureOutput?.scrollIntoView();
-  await page.screenshot({ path: join(shots, `${name}-2-after-run-all.png`) });
+  await page.screenshot({ path: join(shots, `${name}-3-after-run-all.png`) });
   const rendered = await page.$$eval(
     `${scope} .jp-OutputArea-output`,
     (els) => els.map((e) => (e as unknown as { dataset: { mimeType?: string } }).dataset.mimeType),
