@@ -76,9 +76,8 @@ function expectedKinds(source: string): string[] {
   return kinds;
 }
 
-async function checkNotebook(page: Page, name: string): Promise<Record<string, unknown>> {
-  const problems: string[] = [];
-  const t0 = performance.now();
+/** Open a notebook as committed; its figures must show as images (1). Returns the tab scope. */
+async function openCommitted(page: Page, name: string, problems: string[]) {
   await page.goto(`${url}/lab/tree/notebooks/${name}?token=${token}`, {
     waitUntil: "networkidle2",
     timeout: 120_000,
@@ -96,11 +95,9 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     (globalThis as any).jupyterapp.shell.currentWidget.node.id as string
   );
   const scope = `[id="${scopeId}"]`;
-  // 1. committed, untrusted: figures show as images
-  const committed = await cells(page);
   // figures and pictures: Plotly outputs and images (04's grids are JPEG)
   const figures =
-    committed.flatMap((c) =>
+    (await cells(page)).flatMap((c) =>
       (c.outputs ?? []).filter((o) =>
         Object.keys(o.data ?? {}).some((m) =>
           m === "application/vnd.plotly.v1+json" || m.startsWith("image/")
@@ -129,10 +126,12 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   if (shown.images + shown.plots < figures) {
     problems.push(`untrusted: ${figures} figures, ${shown.images} images + ${shown.plots} plots`);
   }
-  const openSeconds = (performance.now() - t0) / 1000;
-  // 2. Clear outputs, Run All, through the menus
+  return { scope, figures, images: shown.images };
+}
+
+/** Edit → Clear Outputs, Run → Run All Cells (2); wait until every cell ran. */
+async function runAll(page: Page, name: string): Promise<void> {
   await clickMenu(page, "Edit", "Clear Outputs of All Cells");
-  const t1 = performance.now();
   await clickMenu(page, "Run", "Run All Cells");
   // a look at a long cell while it runs: the live progress line (if one is still running)
   await new Promise((r) => setTimeout(r, 6000));
@@ -163,10 +162,10 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     { timeout: 1_500_000, polling: 1000 },
   );
   await new Promise((r) => setTimeout(r, 2000)); // late outputs and plot rendering
-  const runSeconds = (performance.now() - t1) / 1000;
-  const t2 = performance.now();
-  // 3. what Run All left
-  const after = await cells(page);
+}
+
+/** (3) Every code cell has output, no error, and no output of a kind the cell never makes. */
+function checkOutputs(after: CellJson[], problems: string[]): void {
   after.forEach((c, i) => {
     if (c.cell_type !== "code" || !text(c.source).trim()) return;
     const outs = c.outputs ?? [];
@@ -175,11 +174,11 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
       if (o.output_type === "error") problems.push(`cell ${i}: error output`);
     }
     const mimes = outs.flatMap((o) => Object.keys(o.data ?? {}));
-    for (const kind of expectedKinds(text(c.source))) {
+    const mine = expectedKinds(text(c.source));
+    for (const kind of mine) {
       if (!mimes.some((m) => m.startsWith(kind))) problems.push(`cell ${i}: no ${kind} output`);
     }
     // an output belongs to another cell when it is a kind this cell never makes
-    const mine = expectedKinds(text(c.source));
     const printsText = /\b(print|console\.\w+|runQuietly)\(/.test(text(c.source));
     if (!printsText && outs.some((o) => o.output_type === "stream")) {
       problems.push(`cell ${i}: a text output though it prints nothing (another cell's?)`);
@@ -191,10 +190,10 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
       ) problems.push(`cell ${i}: a ${m} output it does not make (another cell's?)`);
     }
   });
-  const figuresAfter =
-    after.flatMap((c) =>
-      (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
-    ).length;
+}
+
+/** (3) Each Plotly figure becomes an interactive plot that answers a hover. */
+async function checkPlots(page: Page, scope: string, figures: number, problems: string[]) {
   // Plotly's JupyterLab renderer (jupyterlab-plotly 7) shows a bundle's PNG first and swaps
   // in the interactive plot when the mouse enters it (plotly.js loads then): do what a user does.
   for (const out of await page.$$(`${scope} .jp-RenderedPlotly`)) {
@@ -213,8 +212,8 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
   const plots = await page.$$(
     `${scope} .jp-OutputArea-output.js-plotly-plot, ${scope} .jp-OutputArea-output .js-plotly-plot`,
   );
-  if (plots.length < figuresAfter) {
-    problems.push(`${figuresAfter} Plotly figures, ${plots.length} interactive plots`);
+  if (plots.length < figures) {
+    problems.push(`${figures} Plotly figures, ${plots.length} interactive plots`);
   }
   let hovered = 0;
   for (const plot of plots) {
@@ -244,6 +243,23 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     }
   }
   if (hovered < plots.length) problems.push(`${plots.length - hovered} plot(s) showed no hover`);
+  return { plots, hovered };
+}
+
+async function checkNotebook(page: Page, name: string): Promise<Record<string, unknown>> {
+  const problems: string[] = [];
+  const t0 = performance.now();
+  const { scope, figures, images } = await openCommitted(page, name, problems);
+  const t1 = performance.now();
+  await runAll(page, name);
+  const t2 = performance.now();
+  const after = await cells(page);
+  checkOutputs(after, problems);
+  const figuresAfter =
+    after.flatMap((c) =>
+      (c.outputs ?? []).filter((o) => o.data && "application/vnd.plotly.v1+json" in o.data)
+    ).length;
+  const { plots, hovered } = await checkPlots(page, scope, figuresAfter, problems);
   const figureOutput = plots[0] ?? await page.$(`${scope} .jp-OutputArea-output img`);
   await figureOutput?.scrollIntoView();
   await page.screenshot({ path: join(shots, `${name}-3-after-run-all.png`) });
@@ -251,26 +267,19 @@ async function checkNotebook(page: Page, name: string): Promise<Record<string, u
     `${scope} .jp-OutputArea-output`,
     (els) => els.map((e) => (e as unknown as { dataset: { mimeType?: string } }).dataset.mimeType),
   );
+  const secs = (a: number, b: number) => Number(((b - a) / 1000).toFixed(1));
   return {
     notebook: name,
     pass: problems.length === 0,
-    openSeconds: Number(openSeconds.toFixed(1)),
-    runAllSeconds: Number(runSeconds.toFixed(1)),
-    checkSeconds: Number(((performance.now() - t2) / 1000).toFixed(1)),
+    openSeconds: secs(t0, t1),
+    runAllSeconds: secs(t1, t2),
+    checkSeconds: secs(t2, performance.now()),
     committedFigures: figures,
-    untrustedImages: shown.images,
+    untrustedImages: images,
     figures: figuresAfter,
     interactivePlots: plots.length,
     hovered,
     renderedMimeTypes: [...new Set(rendered)],
-    ...(Deno.env.get("TEDLOC_E2E_DEBUG")
-      ? {
-        html: await page.$$eval(
-          ".jp-OutputArea-output:not([data-mime-type])",
-          (els) => els.map((e) => (e as unknown as { outerHTML: string }).outerHTML.slice(0, 400)),
-        ),
-      }
-      : {}),
     problems,
   };
 }
