@@ -70,3 +70,13 @@ spec.setdefault("env", {})["NO_COLOR"] = "1"
 json.dump(spec, open(path, "w"), indent=2)
 PYEOF
 fi
+
+# --- Optional: JupyterLab with Plotly's renderer, for scripts/e2e.sh and interactive figures ---
+# pip is not a registry this project may count on, so this runs only when asked
+# (TEDLOC_JUPYTERLAB=1) and a failure leaves everything else set up.
+if [ "${TEDLOC_JUPYTERLAB:-0}" = 1 ] && ! tmp/jupyterlab/bin/jupyter lab --version >/dev/null 2>&1; then
+  say "installing JupyterLab + plotly (Plotly's JupyterLab renderer) into tmp/jupyterlab (pip)"
+  if ! { "$PY" -m venv tmp/jupyterlab && tmp/jupyterlab/bin/pip install -q jupyterlab plotly; }; then
+    say "pip could not install JupyterLab (no package index?); scripts/e2e.sh will skip"
+  fi
+fi

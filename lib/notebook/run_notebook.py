@@ -156,11 +156,45 @@ def error_of(cell):
     return "", "", []
 
 
+def relativize_outputs(nb, project_root, shared_root):
+    """Remove this machine's paths from every text output: committed notebooks show
+    project-relative paths (lib's print/display do this too; tracebacks, console.log and
+    the kernel's own results do not)."""
+    def fix(text):
+        if shared_root:
+            text = text.replace(shared_root.rstrip("/") + "/", "<shared data>/")
+        root = project_root.rstrip("/")
+        return text.replace(root + "/", "").replace(root, ".")
+
+    def fix_value(v):
+        if isinstance(v, str):
+            return fix(v)
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return [fix(x) for x in v]
+        return v
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = fix_value(out["text"])
+            if "evalue" in out:
+                out["evalue"] = fix(out["evalue"])
+            if "traceback" in out:
+                out["traceback"] = [fix(line) for line in out["traceback"]]
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/") or mime == "image/svg+xml":
+                    out["data"][mime] = fix_value(value)
+
+
 def write_atomic(nb, path):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=folder)
     try:
+        # mkstemp makes the file private (0600); a notebook is an ordinary file (0644 - umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             nbformat.write(nb, f)
         os.replace(tmp, path)
@@ -179,6 +213,8 @@ def main():
                     help="seconds of silence to wait for after a cell's idle (default 0.05)")
     ap.add_argument("--timeout-per-cell", type=float, default=1800)
     ap.add_argument("--startup-timeout", type=float, default=120)
+    ap.add_argument("--project-root", help="absolute paths under it become relative in outputs")
+    ap.add_argument("--shared-root", help="absolute paths under it become '<shared data>/…'")
     args = ap.parse_args()
 
     try:
@@ -252,6 +288,8 @@ def execute(nb, args, spec_root):
              message=dead_message)
         return 2
 
+    if args.project_root:
+        relativize_outputs(nb, args.project_root, args.shared_root)
     write_atomic(nb, args.out or args.notebook)
     emit("done", seconds=round(time.monotonic() - t0, 3), late_after_idle=client.late_after_idle,
          late_rescued=client.late_rescued, max_late_delay=round(client.max_late_delay, 4))

@@ -13,6 +13,15 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../io/errors.ts";
 import { cellSource, readIpynb } from "./source.ts";
+import { PROJECT_ROOT, sharedDataDir } from "../util/paths.ts";
+
+/**
+ * Largest executed notebook (bytes) the runner accepts quietly: GitHub's notebook viewer
+ * gives up on large files and every re-execution commits the file again. Over it, the run
+ * still succeeds and {@link runNotebooks} prints a warning (show figures at screen size:
+ * `showFigure`, `showImage`; full resolution belongs in figures/).
+ */
+export const NOTEBOOK_SIZE_LIMIT = 3_000_000;
 
 const RUNNER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "run_notebook.py");
 
@@ -49,6 +58,8 @@ export interface NotebookRunResult {
   lateAfterIdle: number;
   /** Outputs that arrived while a later cell ran (attached to their own cell). */
   lateRescued: number;
+  /** Size of the executed notebook file in bytes. */
+  bytes: number;
 }
 
 /**
@@ -166,6 +177,10 @@ export async function runNotebook(
     String(opts.grace ?? 0.05),
     "--timeout-per-cell",
     String(opts.timeoutPerCell ?? 1800),
+    // committed outputs carry project-relative paths, not this machine's
+    "--project-root",
+    PROJECT_ROOT,
+    ...(sharedDataDir() ? ["--shared-root", sharedDataDir()!] : []),
   ];
   let child;
   const python = opts.python ?? defaultPython();
@@ -212,6 +227,7 @@ export async function runNotebook(
       seconds: Number(done.seconds),
       lateAfterIdle: Number(done.late_after_idle),
       lateRescued: Number(done.late_rescued),
+      bytes: (await Deno.stat(outPath)).size,
     };
   }
   if (failure?.kind === "missing") throw new InputError("notebook not found", { file: path });
@@ -264,6 +280,13 @@ export async function runNotebooks(
       `[${i + 1}/${paths.length}] ${name}: ${r.codeCells} code cells (${r.cells} cells) in ` +
         `${r.seconds.toFixed(1)} s${late ? `, ${late} late outputs kept` : ""} → ${r.outPath}`,
     );
+    if (r.bytes > NOTEBOOK_SIZE_LIMIT) {
+      log(
+        `[${i + 1}/${paths.length}] warning: ${name} is ${(r.bytes / 1e6).toFixed(1)} MB, over ` +
+          `${NOTEBOOK_SIZE_LIMIT / 1e6} MB: show figures and images at screen size ` +
+          `(showFigure, showImage) and keep full resolution in figures/`,
+      );
+    }
     results.push(r);
   }
   return results;

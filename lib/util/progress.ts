@@ -1,15 +1,169 @@
 /**
- * A progress bar for long work: a redrawn bar with rate and ETA on a terminal, plain
- * periodic lines elsewhere (CI logs, notebook outputs).
+ * A progress bar for long work: a redrawn bar with rate and ETA on a terminal, one live
+ * line (an updated display, like tqdm.notebook) in a Jupyter cell, plain periodic lines
+ * elsewhere (CI logs).
  *
  * @module
  */
 import { throwIfInterrupted } from "./interrupt.ts";
 
+/** `Deno.jupyter.broadcast`, or null outside the Deno Jupyter kernel. */
+export type JupyterBroadcast = (
+  msgType: string,
+  content: Record<string, unknown>,
+  extra?: { metadata?: Record<string, unknown> },
+) => Promise<void> | void;
+
+/**
+ * The kernel's IOPub broadcast, or `null` outside `deno jupyter`. Prefer
+ * {@link jupyterSend}, which waits until the message has likely left the kernel.
+ */
+export function jupyterBroadcast(): JupyterBroadcast | null {
+  try {
+    // Deno.jupyter is a getter that throws outside `deno jupyter`.
+    const b = Deno.jupyter.broadcast;
+    return typeof b === "function" ? b : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Milliseconds {@link jupyterSend} waits after any message, and per megabyte of it. */
+export const JUPYTER_SETTLE = { ms: 15, msPerMb: 60 };
+
+function payloadBytes(value: unknown): number {
+  if (typeof value === "string") return value.length;
+  if (value && typeof value === "object") {
+    let n = 0;
+    for (const v of Object.values(value)) n += payloadBytes(v);
+    return n;
+  }
+  return 8;
+}
+
+/**
+ * Send one IOPub message from the running cell and wait until the kernel has likely sent
+ * it; `false` outside Jupyter. Why the wait: Deno's kernel (2.9) queues a broadcast and
+ * returns at once, and stamps the message with the header of the cell that runs when the
+ * queue gets to it — `console.log` lines go the same way. In a front end's Run All the next
+ * cell starts as soon as this one ends, so a cell that ends right after a large display (or
+ * on a busy machine) has its last outputs filed under the next cell. Waiting
+ * {@link JUPYTER_SETTLE} (15 ms + 60 ms per MB of everything queued; the kernel took ~17–50
+ * ms/MB on 2 busy cores) before
+ * returning keeps the cell running until its outputs are out (bench/notebook_race.ts --run-all).
+ */
+export async function jupyterSend(
+  msgType: string,
+  content: Record<string, unknown>,
+): Promise<boolean> {
+  const broadcast = jupyterBroadcast();
+  if (!broadcast) return false;
+  await broadcast(msgType, content);
+  // The kernel's queue drains in order: this message is out once everything sent before it is.
+  const now = performance.now();
+  drainAt = Math.max(drainAt, now) + JUPYTER_SETTLE.msPerMb * payloadBytes(content) / 1e6;
+  const wait = drainAt + JUPYTER_SETTLE.ms - now;
+  await new Promise((r) => setTimeout(r, wait));
+  return true;
+}
+
+/** When the kernel's IOPub queue should be empty of what {@link jupyterSend} queued. */
+let drainAt = 0;
+
+let liveLines = 0;
+
+/**
+ * One line of text shown in a Jupyter cell and rewritten in place (a `display_data` with a
+ * `display_id`, then `update_display_data`), so long work shows its state without filling
+ * the cell. Updates are throttled (default 0.5 s) and sent in order; {@link LiveLine.done}
+ * writes the final text. Outside Jupyter it does nothing: use {@link Progress} there.
+ *
+ * @example
+ * ```ts
+ * const live = new LiveLine("training…");
+ * for (const line of log) live.set(line);
+ * await live.done("trained in 12.3 s");
+ * ```
+ */
+export class LiveLine {
+  /** The display id shared by the line's display and its updates. */
+  readonly id: string;
+  private readonly broadcast: JupyterBroadcast | null;
+  private readonly every: number;
+  private chain: Promise<void>;
+  private last = -Infinity;
+  private pending: string | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private finished = false;
+
+  constructor(text: string, opts: { every?: number } = {}) {
+    this.broadcast = jupyterBroadcast();
+    this.every = (opts.every ?? 0.5) * 1000;
+    this.id = `tedloc-live-${Deno.pid}-${++liveLines}-${Math.floor(performance.now())}`;
+    // Sent now, while this cell runs: the kernel stamps the cell's header at the call.
+    this.chain = this.send("display_data", text);
+    this.last = performance.now();
+  }
+
+  /** Whether the line is shown (inside a Jupyter kernel). */
+  get active(): boolean {
+    return this.broadcast !== null;
+  }
+
+  private send(type: string, text: string): Promise<void> {
+    if (!this.broadcast) return Promise.resolve();
+    return jupyterSend(type, {
+      data: { "text/plain": text },
+      metadata: {},
+      transient: { display_id: this.id },
+    }).then(() => {}, () => {});
+  }
+
+  /** Show `text` (at most one update per interval; the latest text wins). */
+  set(text: string): void {
+    if (this.finished || !this.broadcast) return;
+    this.pending = text;
+    const wait = this.last + this.every - performance.now();
+    if (wait <= 0) this.flush();
+    else if (this.timer === undefined) {
+      const timer = setTimeout(() => this.flush(), wait);
+      Deno.unrefTimer(timer);
+      this.timer = timer;
+    }
+  }
+
+  private flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending === null) return;
+    const text = this.pending;
+    this.pending = null;
+    this.last = performance.now();
+    // Updates find their display by id, so their order matters, not their parent.
+    this.chain = this.chain.then(() => this.send("update_display_data", text));
+  }
+
+  /** Replace the line by its final text and wait until every update is sent. */
+  async done(text: string): Promise<void> {
+    if (this.finished) return await this.chain;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = null;
+    this.chain = this.chain.then(() => this.send("update_display_data", text));
+    await this.chain;
+  }
+}
+
 /** Options of {@link Progress}. */
 export interface ProgressOptions {
   /** Force terminal mode on or off (default: stderr is a TTY and CI is unset). */
   tty?: boolean;
+  /**
+   * Show the bar as one live line in the Jupyter cell (default: inside the Deno kernel,
+   * unless `write` is given). The kernel does not show stderr.
+   */
+  notebook?: boolean;
   /** Seconds between plain lines in non-TTY mode (default 10; a line is also printed at 0 and at the end). */
   every?: number;
   /** Where to write; default stderr. Tests pass a collector. */
@@ -51,10 +205,14 @@ export class Progress {
   private readonly unit: string;
   private readonly silent: boolean;
   private info = "";
+  private readonly live: LiveLine | null;
 
   constructor(label: string, total: number, opts: ProgressOptions = {}) {
     this.label = label;
     this.total = total;
+    const notebook = !(opts.silent ?? false) &&
+      (opts.notebook ?? (opts.write === undefined && jupyterBroadcast() !== null));
+    this.live = notebook ? new LiveLine(`${label}: starting`) : null;
     this.tty = opts.tty ?? (Deno.stderr.isTerminal() && !Deno.env.get("CI"));
     this.every = (opts.every ?? 10) * 1000;
     this.unit = opts.unit ?? "it";
@@ -91,6 +249,10 @@ export class Progress {
 
   private render(first: boolean): void {
     if (this.silent) return;
+    if (this.live) {
+      if (!first) this.live.set(this.line());
+      return;
+    }
     const now = performance.now();
     const finished = this.count >= this.total;
     if (this.tty) {
@@ -107,12 +269,17 @@ export class Progress {
     this.lastPrint = finished && !this.tty ? Infinity : now;
   }
 
-  /** Finish the bar (prints the final state once). */
-  done(info?: string): void {
+  /**
+   * Finish the bar (prints the final state once). In a notebook the live line becomes the
+   * final state; await the result to be sure it was sent before the cell ends.
+   */
+  done(info?: string): Promise<void> {
     if (info !== undefined) this.info = info;
-    if (this.silent) return;
+    if (this.silent) return Promise.resolve();
+    if (this.live) return this.live.done(this.line());
     if (this.tty) this.write(`\r\x1b[2K${this.line()}\n`);
     else if (this.lastPrint !== Infinity) this.write(this.line() + "\n");
     this.lastPrint = Infinity;
+    return Promise.resolve();
   }
 }

@@ -389,6 +389,30 @@ export async function renderFigurePdf(
   });
 }
 
+/**
+ * The PDF with its creation and modification dates set to a fixed one (same length, so the
+ * cross-reference offsets stay valid): Chromium's PDFs differ only there between renders,
+ * and re-running a notebook should not rewrite figures whose content did not change.
+ */
+export function stablePdf(pdf: Uint8Array): Uint8Array {
+  const text = new TextDecoder("latin1").decode(pdf);
+  const fixed = text.replace(
+    /\/(CreationDate|ModDate) \(D:\d{14}/g,
+    (_m, key) => `/${key} (D:20000101000000`,
+  );
+  if (fixed === text) return pdf;
+  return Uint8Array.from(fixed, (c) => c.charCodeAt(0));
+}
+
+async function sameBytes(path: string, bytes: Uint8Array): Promise<boolean> {
+  try {
+    const old = await Deno.readFile(path);
+    return old.length === bytes.length && old.every((b, i) => b === bytes[i]);
+  } catch {
+    return false;
+  }
+}
+
 /** Options of {@link exportFigure}. */
 export interface ExportOptions extends RenderOptions {
   /** Which files to write (default svg, png, pdf). */
@@ -397,7 +421,9 @@ export interface ExportOptions extends RenderOptions {
 
 /**
  * Write a figure as `basePath.svg`, `.png` and `.pdf` (atomically; folders created) and
- * return the written paths by format. PNG uses `scale` (default 2); SVG and PDF are vector.
+ * return the paths by format. PNG uses `scale` (default 2); SVG and PDF are vector. A file
+ * whose bytes would not change is left alone (PDF dates are fixed, see {@link stablePdf}),
+ * so re-running a notebook does not churn unchanged binaries in git.
  *
  * @example
  * ```ts
@@ -423,8 +449,8 @@ export async function exportFigure(
       ? new TextEncoder().encode(await renderFigureSvg(fig, opts))
       : format === "png"
       ? await renderFigurePng(fig, { ...opts, scale: opts.scale ?? 2 })
-      : await renderFigurePdf(fig, opts);
-    await writeFileAtomic(path, bytes);
+      : stablePdf(await renderFigurePdf(fig, opts));
+    if (!(await sameBytes(path, bytes))) await writeFileAtomic(path, bytes);
     written[format] = path;
   }
   return written;

@@ -173,12 +173,12 @@ export interface PlotlyBundleOptions {
 /**
  * A Jupyter MIME bundle for a figure: `application/vnd.plotly.v1+json` for editors that
  * render Plotly (VS Code, JupyterLab with the plotly extension), the given static
- * renderings as fallbacks (nbconvert's HTML export ignores the Plotly type), and a
- * `text/plain` line.
+ * renderings as fallbacks (a PNG is what untrusted notebooks, GitHub and nbconvert show;
+ * JupyterLab renders SVG only in trusted notebooks), and a `text/plain` line.
  *
  * @example
  * ```ts
- * const bundle = plotlyBundle(fig, { svg: await renderFigureSvg(fig) });
+ * const bundle = plotlyBundle(fig, { png: await renderFigurePng(fig, { scale: 2 }) });
  * await Deno.jupyter.display(bundle, { raw: true });
  * ```
  */
@@ -194,4 +194,68 @@ export function plotlyBundle(fig: PlotlyFigure, opts: PlotlyBundleOptions = {}):
   if (opts.svg !== undefined) bundle["image/svg+xml"] = opts.svg;
   if (opts.png !== undefined) bundle["image/png"] = base64(opts.png);
   return bundle;
+}
+
+/** Options of {@link horizontalBarFigure}. */
+export interface HorizontalBarOptions {
+  /** Figure title. */
+  title?: string;
+  /** Value-axis title. */
+  xTitle?: string;
+  /** Log-scale value axis. */
+  log?: boolean;
+  /** One- or two-column width (default 2). */
+  columns?: 1 | 2;
+  /** Pixels per category row (default 16 × the number of series, at least 18). */
+  rowHeight?: number;
+}
+
+/**
+ * Grouped horizontal bars: one trace per series, categories down the left in the given
+ * order (first on top). Long category labels stay readable — they sit beside the bars
+ * (the axis widens to fit) instead of slanting under them into the legend — and the
+ * height grows with the number of categories. The legend sits above the plot.
+ *
+ * @example
+ * ```ts
+ * horizontalBarFigure(["TeD-Loc (ours)", "CAM"], [{ name: "params (M)", values: [0.18, 0.11] }],
+ *   { xTitle: "log scale", log: true });
+ * ```
+ */
+export function horizontalBarFigure(
+  categories: readonly string[],
+  series: readonly { name: string; values: readonly (number | null)[] }[],
+  opts: HorizontalBarOptions = {},
+): PlotlyFigure {
+  const rowHeight = opts.rowHeight ?? Math.max(18, 16 * series.length);
+  const top = (opts.title ? 28 : 8) + 24; // title, then the legend row above the plot
+  const height = Math.round(top + 40 + rowHeight * categories.length);
+  return {
+    data: series.map((s) => ({
+      type: "bar",
+      orientation: "h",
+      name: s.name,
+      y: [...categories],
+      x: [...s.values],
+      text: s.values.map((v) => v === null ? "" : v >= 100 ? v.toFixed(0) : v.toPrecision(3)),
+      textposition: "outside",
+      cliponaxis: false,
+    })),
+    layout: paperLayout({ columns: opts.columns ?? 2, title: opts.title, height }, {
+      barmode: "group",
+      bargap: 0.25,
+      margin: { t: top, r: 40 },
+      xaxis: { title: { text: opts.xTitle ?? "" }, type: opts.log ? "log" : "linear" },
+      // reversed: the first category on top, as in a table
+      yaxis: { autorange: "reversed", automargin: true, showgrid: false },
+      legend: {
+        orientation: "h",
+        x: 0,
+        y: 1.01,
+        yanchor: "bottom",
+        traceorder: "normal",
+        bgcolor: "rgba(0,0,0,0)",
+      },
+    }),
+  };
 }

@@ -6,6 +6,7 @@ import {
   gpuDeviceNodesPresent,
   initBackend,
   matMul,
+  webgpuAdapterInfo,
 } from "../../lib/backend/mod.ts";
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -124,4 +125,18 @@ Deno.test("backend: an unknown name is refused with the valid choices", async ()
     msg = (err as Error).message;
   }
   assert(msg.includes("wasm, webgpu, cpu"), msg);
+});
+
+Deno.test("backend: webgpuAdapterInfo names the adapter and its kind, or null without one", async () => {
+  const info = await webgpuAdapterInfo();
+  const gpu = (navigator as unknown as { gpu?: unknown }).gpu;
+  if (!gpu) {
+    assertEquals(info, null);
+    return;
+  }
+  if (info === null) return; // navigator.gpu without an adapter: nothing more to check
+  assert(info.kind === "hardware" || info.kind === "software", info.kind);
+  assert(info.description.length > 0);
+  if (/llvmpipe|lavapipe|swiftshader/i.test(info.description)) assertEquals(info.kind, "software");
+  assert((await webgpuAdapterInfo()) === info, "cached: one probe per process");
 });

@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import {
   checkExecutedNotebook,
   listNotebooks,
+  NOTEBOOK_SIZE_LIMIT,
   notebookToTypeScript,
   runNotebooks,
 } from "../../lib/notebook/mod.ts";
@@ -62,6 +63,17 @@ Deno.test({
       });
       for (const r of results) {
         assertEquals(await checkExecutedNotebook(r.outPath), [], basename(r.path));
+        // what a viewer sees: a PNG with every figure, no machine paths, a bounded size
+        const text = await Deno.readTextFile(r.outPath);
+        assert(!text.includes(projectPath()), `${basename(r.path)}: absolute project path`);
+        assert(r.bytes < NOTEBOOK_SIZE_LIMIT, `${basename(r.path)}: ${r.bytes} bytes`);
+        for (const cell of JSON.parse(text).cells) {
+          for (const o of cell.outputs ?? []) {
+            if (o.data?.["application/vnd.plotly.v1+json"]) {
+              assert(o.data["image/png"], `${basename(r.path)}: a figure without image/png`);
+            }
+          }
+        }
       }
       const written = [...Deno.readDirSync(figures)].map((e) => e.name);
       // each experiment notebook ends by exporting its figures (svg+png+pdf) and tables (csv+md)

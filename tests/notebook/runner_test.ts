@@ -11,6 +11,7 @@ import {
   runNotebook,
 } from "../../lib/notebook/mod.ts";
 import { InputError } from "../../lib/io/errors.ts";
+import { PROJECT_ROOT } from "../../lib/util/paths.ts";
 import { join } from "node:path";
 import {
   type Cell,
@@ -54,6 +55,41 @@ Deno.test({
         assertEquals(r.codeCells, 40);
       }
       assertEquals(await Deno.readTextFile(src), json, "the source notebook is untouched");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: `runner: outputs carry project-relative paths, the file is world-readable${SKIP}`,
+  ignore: !HAVE_JUPYTER,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "tedloc-nbtest-" });
+    try {
+      const src = join(dir, "paths.ipynb");
+      const root = JSON.stringify(PROJECT_ROOT);
+      await Deno.writeTextFile(
+        src,
+        notebook([
+          code(0, `console.log(${root} + "/figures/a.png");`),
+          code(1, `Deno.jupyter.display({ "text/plain": "in " + ${root} }, { raw: true });`),
+        ]),
+      );
+      const r = await runNotebook(src);
+      const cells = JSON.parse(await Deno.readTextFile(src)).cells;
+      assertEquals(text(cells[0].outputs[0]).trim(), "figures/a.png");
+      assertEquals(text(cells[1].outputs[0]).trim(), "in .");
+      // an ordinary file (0666 less the umask), not mkstemp's private 0600
+      const umask = Number(
+        new TextDecoder().decode(
+          (await new Deno.Command("sh", { args: ["-c", "umask"], stdout: "piped" }).output())
+            .stdout,
+        ).trim() || "22",
+      );
+      const want = 0o666 & ~parseInt(String(umask), 8);
+      assertEquals((await Deno.stat(src)).mode! & 0o777, want);
+      assert(r.bytes > 0);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
