@@ -100,23 +100,29 @@ export interface LossSection {
   pclBg: number;
 }
 
-/** Optimizer. */
+/** Optimizer (Adam/AdamW or SGD with momentum). */
 export interface OptimizerSection {
   kind: "adam" | "sgd";
+  /** Peak learning rate. */
   lr: number;
+  /** Decoupled weight decay (AdamW style for Adam; added to the gradient for SGD). */
   weightDecay: number;
   beta1: number;
   beta2: number;
   eps: number;
+  /** SGD momentum. */
   momentum: number;
 }
 
 /** Learning-rate schedule. */
 export interface ScheduleSection {
   kind: "constant" | "cosine" | "step";
+  /** Linear warm-up from 0, in epochs (may be fractional). */
   warmupEpochs: number;
+  /** `step`: multiply by `gamma` every `stepEpochs` epochs. */
   stepEpochs: number;
   gamma: number;
+  /** `cosine`: final lr = lr · minLrRatio. */
   minLrRatio: number;
 }
 

@@ -11,20 +11,11 @@
  *
  * @module
  */
-import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
+import { DEFAULT_RUN_CONFIG, type SamplerSection } from "../config/schema.ts";
 import type { Rng } from "../util/rng.ts";
 
-/** Sampler settings. */
-export interface SamplerConfig {
-  /** FG candidates: this fraction of the patches with the highest cue. */
-  fgFraction: number;
-  /** BG candidates: this fraction of the patches with the lowest cue. */
-  bgFraction: number;
-  /** FG patches drawn per image per step. */
-  fgCount: number;
-  /** BG patches drawn per image per step. */
-  bgCount: number;
-}
+/** Sampler settings (the run config's `sampler` section, documented there). */
+export type SamplerConfig = SamplerSection;
 
 /** Defaults (from the run config's one place for them): top 20 % / bottom 10 %, 8 + 8 patches. */
 export const DEFAULT_SAMPLER: SamplerConfig = { ...DEFAULT_RUN_CONFIG.sampler };

@@ -14,21 +14,12 @@
  *
  * @module
  */
-import { DEFAULT_RUN_CONFIG } from "../config/schema.ts";
+import { DEFAULT_RUN_CONFIG, type LossSection } from "../config/schema.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { TedLocModel, TedLocOutput } from "./tedloc.ts";
 
-/** Loss weights. */
-export interface LossWeights {
-  /** λ of L_KD. */
-  kd: number;
-  /** λ of P_CL. */
-  pcl: number;
-  /** λ of I_CL. */
-  icl: number;
-  /** Weight of the BG term inside P_CL (0 turns it off). */
-  pclBg: number;
-}
+/** λ of each loss (the run config's `loss` section, documented there). */
+export type LossWeights = LossSection;
 
 /** Default weights: 1 each (the paper gives none). */
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = { ...DEFAULT_RUN_CONFIG.loss };

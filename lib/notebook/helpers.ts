@@ -9,11 +9,7 @@
  * @module
  */
 import { relative } from "node:path";
-import type {
-  ExperimentContext,
-  ExperimentRecord,
-  ExperimentVariant,
-} from "../run/experiment.ts";
+import type { ExperimentContext, ExperimentRecord, ExperimentVariant } from "../run/experiment.ts";
 import { jupyterSend, LiveLine } from "../util/progress.ts";
 import { projectPath } from "../util/paths.ts";
 

@@ -7,32 +7,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type NamedWeights, readNamed } from "../model/units.ts";
+import type { OptimizerSection, ScheduleSection } from "../config/schema.ts";
 
-/** Optimizer settings. */
-export interface OptimizerConfig {
-  kind: "adam" | "sgd";
-  /** Peak learning rate. */
-  lr: number;
-  /** Decoupled weight decay (AdamW style for Adam; added to the gradient for SGD). */
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** SGD momentum. */
-  momentum: number;
-}
+/** Optimizer settings (the run config's `optimizer` section, documented there). */
+export type OptimizerConfig = OptimizerSection;
 
-/** Learning-rate schedule (per step; epochs converted with the steps per epoch). */
-export interface ScheduleConfig {
-  kind: "constant" | "cosine" | "step";
-  /** Linear warm-up from 0, in epochs (may be fractional). */
-  warmupEpochs: number;
-  /** `step`: multiply by `gamma` every `stepEpochs` epochs. */
-  stepEpochs: number;
-  gamma: number;
-  /** `cosine`: final lr = lr · minLrRatio. */
-  minLrRatio: number;
-}
+/** Learning-rate schedule, per step; epochs converted with the steps per epoch (the run config's `schedule`). */
+export type ScheduleConfig = ScheduleSection;
 
 /** Adam, lr 1e-3, no weight decay; cosine decay to 1 % with half an epoch of warm-up (lib/config/schema.ts). */
 export { DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE } from "../config/schema.ts";
