@@ -85,7 +85,7 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
     const o = await task("experiment.ts", [
       ...flags,
       "--variant",
-      "loss-kd",
+      "main",
       "--seeds",
       "0,1",
       "--parallel",
@@ -94,7 +94,7 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
     const out = decode(o.stdout);
     assertEquals(o.code, 0, decode(o.stderr).slice(-2000));
     assert(out.includes("TeD-Loc over seeds 0, 1: mean ± sd (min–max)"), out);
-    assert(/\| loss-kd \| [\d.]+ ± [\d.]+ \(/.test(out), out);
+    assert(/\| main \| [\d.]+ ± [\d.]+ \(/.test(out), out);
     const records = [];
     for await (const e of Deno.readDir(join(dir, "runs", "default-ci"))) {
       records.push(
@@ -104,17 +104,11 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
       );
     }
     assertEquals(records.map((r) => r.config.train.seed).sort(), [0, 1], "one run per seed");
-    // the same config through `train`, computed from scratch (own caches): the very same record
+    // `train` without --config runs the README's main config: computed from scratch (own
+    // caches), it gives the very same record as the experiment's main run
     const t = await task(
       "train.ts",
-      [
-        "--config",
-        projectPath("configs", "default", "loss-kd.json"),
-        "--profile",
-        "ci",
-        "--out",
-        join(dir, "train"),
-      ],
+      ["--profile", "ci", "--out", join(dir, "train")],
       { TEDLOC_CACHE_DIR: join(dir, "cache") },
     );
     assertEquals(t.code, 0, decode(t.stderr).slice(-2000));
@@ -129,7 +123,9 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
       viaExperiment.history.map((h: { loss: number }) => h.loss),
     );
     const saved = JSON.parse(await Deno.readTextFile(join(dir, "train", "config.json")));
-    assertEquals(saved.loss, { kd: 1, pcl: 0, icl: 0, pclBg: 1 }, "the resolved config is saved");
+    assertEquals(saved.name, "main", "the resolved config is saved");
+    assertEquals(saved.sampler, { fgFraction: 0.2, bgFraction: 0.1, fgCount: 8, bgCount: 8 });
+    assertEquals([saved.train.epochs, saved.eval.flipTta], [8, true]);
     // a typo'd key stops train before any work, naming the file and the nearest key
     await Deno.writeTextFile(join(dir, "typo.json"), '{ "optimiser": { "lr": 0.01 } }');
     const typo = await task("train.ts", ["--config", join(dir, "typo.json")]);
