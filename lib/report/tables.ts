@@ -273,3 +273,33 @@ export function ablationRow(source: string, variant: string, m: BoxMetrics): Tab
     top1Cls: m.top1Cls ?? null,
   };
 }
+
+/**
+ * The Table 1 row of a cue scored alone (lib/run `evaluateCueAlone`): MaxBoxAcc, V2 and
+ * GT-known Loc; no classes, parameters or run time of its own.
+ *
+ * @example
+ * ```ts
+ * table1.push(cueAloneTable1Row(await evaluateCueAlone(cfg), "CUB-50", "MobileNet v1 0.75"));
+ * ```
+ */
+export function cueAloneTable1Row(
+  cue: { recipe: string; metrics: BoxMetrics },
+  dataset: string,
+  backbone: string,
+): TableRow {
+  const m = cue.metrics;
+  return {
+    source: measuredLabel(dataset, backbone),
+    method: `pseudo-label cue alone (${cue.recipe})`,
+    maxBoxAcc: m.maxBoxAcc,
+    maxBoxAccV2: m.maxBoxAccV2,
+    top1Loc: null,
+    top5Loc: null,
+    gtKnownLoc: m.gtKnownLoc,
+    top1Cls: null,
+    top5Cls: null,
+    paramsM: null,
+    msPerImage: null,
+  };
+}

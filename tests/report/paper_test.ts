@@ -1,7 +1,11 @@
 import { assert, assertEquals } from "../assert.ts";
+import type { BoxMetrics } from "../../lib/metrics/box.ts";
 import {
+  cueAloneTable1Row,
   footnotedCsv,
   footnotedMarkdown,
+  ORTHO_GEOMETRY_COLUMNS,
+  orthoAblationRow,
   PAPER_TABLE1,
   PAPER_TABLE3,
   paperTable1Rows,
@@ -54,4 +58,31 @@ Deno.test("footnoted tables: markers in Markdown, notes below; CSV gets a notes 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cueAloneTable1Row: box metrics only, labelled as measured", () => {
+  const metrics = { maxBoxAcc: 61.5, maxBoxAccV2: 55.25, gtKnownLoc: 61.5 } as BoxMetrics;
+  const row = cueAloneTable1Row({ recipe: "inet5*cam*prior", metrics }, "CUB-50", "MobileNet");
+  assertEquals(row.method, "pseudo-label cue alone (inet5*cam*prior)");
+  assertEquals(row.source, "measured here (CUB-50, MobileNet)");
+  assertEquals([row.maxBoxAcc, row.maxBoxAccV2, row.top1Loc, row.top1Cls], [
+    61.5,
+    55.25,
+    null,
+    null,
+  ]);
+  const md = footnotedMarkdown([row], TABLE1_COLUMNS);
+  assert(md.includes("| 61.5 | 55.3 | – |"), md);
+});
+
+Deno.test("orthoAblationRow: Table 5 rows carry their anchors' geometry", () => {
+  const metrics = { maxBoxAcc: 50, maxBoxAccV2: 40, top1Cls: 30 } as BoxMetrics;
+  const row = orthoAblationRow("s", "raw anchors (none)", metrics, {
+    meanCosine: 0.6021,
+    nearestCosine: 0.869,
+    effectiveRank: 9.34,
+  });
+  assertEquals([row.meanCos, row.nnCos, row.effRank], [0.6021, 0.869, 9.34]);
+  const md = footnotedMarkdown([row], ORTHO_GEOMETRY_COLUMNS);
+  assert(md.includes("| 0.602 | 0.869 | 9.3 |"), md);
 });
