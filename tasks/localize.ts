@@ -1,7 +1,11 @@
 /**
  * `deno task localize IMAGE… --checkpoint F [--out DIR]`: class and localization of images
- * with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay, predicted
- * box red) and `<out>/localize.json` (top-k classes, boxes), and prints one line per image.
+ * with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay at the
+ * image's own size and aspect, predicted box red) and `<out>/localize.json` (top-k classes,
+ * boxes), and prints one line per image with the box in the original image's pixels.
+ *
+ * Boxes use the threshold the model was selected with (stored in run folders' checkpoints
+ * as `box_threshold`), as evaluated; `--threshold` overrides it, 0.5 when neither exists.
  *
  * All or nothing: flags and --out are checked and every image is decoded before the model
  * loads; outputs are staged in `<out>/.localize-tmp-PID/` and moved in only when every image
@@ -25,14 +29,14 @@ import {
 } from "../lib/util/cli.ts";
 import { registerTempPath, throwIfInterrupted } from "../lib/util/interrupt.ts";
 import { checkOutputDir } from "../lib/util/output.ts";
-import { applyImageView, decodeImage, drawImageView } from "../lib/data/image.ts";
+import { applyImageView, decodeImage, drawImageView, type RgbImage } from "../lib/data/image.ts";
 import { type EncoderSpec, loadEncoder } from "../lib/model/load_encoder.ts";
 import { TfjsCnnEncoder } from "../lib/model/mobilenet.ts";
 import type { PatchEncoder } from "../lib/model/encoder.ts";
 import { tedLocHead } from "../lib/model/baselines.ts";
-import { loadTedLocCheckpoint } from "../lib/train/checkpoint.ts";
+import { type CheckpointInfo, loadTedLocCheckpoint } from "../lib/train/checkpoint.ts";
 import { localizeImages } from "../lib/eval/localize.ts";
-import { heatmapOverlayPng } from "../lib/viz/overlay.ts";
+import { frameBoxToImage, heatmapOverlayPng, resizeMapBilinear } from "../lib/viz/overlay.ts";
 
 const SPEC = {
   usage: "deno task localize IMAGE… --checkpoint FILE [--out DIR]",
@@ -58,8 +62,8 @@ const SPEC = {
     topk: { type: "string" as const, help: "classes to list (1..classes)", default: "5" },
     threshold: {
       type: "string" as const,
-      help: "box threshold as a fraction of the map maximum (0..1)",
-      default: "0.5",
+      help: "box threshold as a fraction of the map maximum (0..1); default: the τ stored in " +
+        "the checkpoint (the one the model was selected with on held-out data), else 0.5",
     },
   },
   positionals: true,
@@ -70,6 +74,8 @@ interface Input {
   path: string;
   /** The 224×224 test view. */
   rgb: Uint8Array;
+  /** The decoded image at its own size (the overlay keeps its size and aspect). */
+  image: RgbImage;
   width: number;
   height: number;
   /** Why the result may not mean much (tiny or extreme-aspect image), if so. */
@@ -100,6 +106,7 @@ async function decodeInputs(paths: string[]): Promise<Input[]> {
     inputs.push({
       path,
       rgb: applyImageView(img, drawImageView("test")),
+      image: img,
       width: w,
       height: h,
       warning,
@@ -131,7 +138,41 @@ async function loadLocalizer(a: CliArgs, ckpt: string, topk: number) {
       { file: ckpt },
     );
   }
-  return { model, encoder };
+  return { model, encoder, info };
+}
+
+/** The τ to box with: --threshold, else the checkpoint's selected one, else 0.5 (said so). */
+function chooseThreshold(
+  flag: number | undefined,
+  info: CheckpointInfo,
+): { tau: number; source: string } {
+  if (flag !== undefined) return { tau: flag, source: "--threshold" };
+  if (info.boxThreshold) {
+    return { tau: info.boxThreshold.tau, source: `checkpoint: ${info.boxThreshold.source}` };
+  }
+  return {
+    tau: 0.5,
+    source: "0.5: the checkpoint stores no selected threshold (made outside a run folder or " +
+      "before runs stored one)",
+  };
+}
+
+/**
+ * The overlay at the image's own size and aspect: the 224×224 map resized back over the
+ * original pixels, the predicted box in original pixels.
+ */
+async function originalOverlay(im: Input, map: Float32Array, box: number[]): Promise<Uint8Array> {
+  const { width: w, height: h, data } = im.image;
+  const full = resizeMapBilinear(map, 224, 224, w, h);
+  // the inclusive last pixel x1 covers [x1, x1 + 1): drawn up to x1 + 1
+  const drawn = [box[0], box[1], box[2] + 1, box[3] + 1];
+  const lineWidth = Math.max(1, Math.round(Math.min(w, h) / 112));
+  return await heatmapOverlayPng(data, full, {
+    width: w,
+    height: h,
+    predBoxes: [drawn],
+    lineWidth,
+  });
 }
 
 /** Write a staged output; a disk-full or similar failure names the file in `out`. */
@@ -160,12 +201,14 @@ async function main(args: string[]): Promise<void> {
   if (a.positionals.length === 0) throw new InputError("no images given (see --help)");
   const ckpt = requireFlag(a, "checkpoint");
   const topk = intFlag(a, "topk", { min: 1 })!;
-  const tau = floatFlag(a, "threshold", { min: 0, max: 1 })!;
+  const tauFlag = floatFlag(a, "threshold", { min: 0, max: 1 });
   const out = a.values.out as string;
   await checkOutputDir(out);
   const inputs = await decodeInputs(a.positionals);
-  const { model, encoder } = await loadLocalizer(a, ckpt, topk);
+  const { model, encoder, info } = await loadLocalizer(a, ckpt, topk);
   const head = tedLocHead(model);
+  const { tau, source: tauSource } = chooseThreshold(tauFlag, info);
+  console.log(`box threshold τ = ${tau} (${tauSource})`);
   // outputs are staged in a temporary folder inside --out and moved in when all succeeded
   await Deno.mkdir(out, { recursive: true });
   const stage = join(out, `.localize-tmp-${Deno.pid}`);
@@ -186,25 +229,25 @@ async function main(args: string[]): Promise<void> {
       let name = basename(im.path).replace(/\.[^.]+$/, "");
       while (used.has(name)) name += "_";
       used.add(name);
-      const png = await heatmapOverlayPng(im.rgb, r.map, { predBoxes: [r.boxes[0]] });
-      await stageWrite(stage, out, `${name}.png`, png);
-      const sx = im.width / 224, sy = im.height / 224;
       const b = r.boxes[0];
+      const box = frameBoxToImage(b, im.width, im.height);
+      await stageWrite(stage, out, `${name}.png`, await originalOverlay(im, r.map, box));
       report.push({
         image: im.path,
         overlay: join(out, `${name}.png`),
         topk: r.topk,
         box224: b,
-        box: [b[0] * sx, b[1] * sy, (b[2] + 1) * sx - 1, (b[3] + 1) * sy - 1].map((v) =>
-          Math.round(v * 10) / 10
-        ),
+        box,
         threshold: tau,
+        thresholdSource: tauSource,
         ...(im.warning ? { warning: im.warning } : {}),
       });
       console.log(
-        `${im.path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${b.join(", ")}] → ${
-          join(out, `${name}.png`)
-        }${im.warning ? " (see warning)" : ""}`,
+        `${im.path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${
+          box.join(", ")
+        }] (pixels of the ${im.width}×${im.height} image) → ${join(out, `${name}.png`)}${
+          im.warning ? " (see warning)" : ""
+        }`,
       );
     }
     const json = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");

@@ -24,8 +24,13 @@ export type FieldSpec =
 export type DatasetKind = "default" | "cub50" | "folder";
 /** Sizes of the embedded default dataset. */
 export type DatasetProfile = "ci" | "quick" | "full";
-/** Anchor orthogonalization. */
-export type AnchorOrtho = "none" | "qr" | "symmetric";
+/**
+ * What is done to the anchors: `none` = as they come (L2-normalised only; CUB-50: the raw
+ * attribute vectors), `centre` = centred then none (CUB-50: on the 200-class attribute mean;
+ * other anchors: on their own mean), `qr` / `symmetric` = orthogonalized (CUB-50: the centred
+ * vectors, as every CUB-50 run so far).
+ */
+export type AnchorOrtho = "none" | "centre" | "qr" | "symmetric";
 
 /** Which data a run trains and evaluates on. */
 export interface DatasetSection {
@@ -284,7 +289,7 @@ export const RUN_CONFIG_SCHEMA: FieldSpec = obj({
   }),
   anchors: obj({
     file: nullable({ kind: "string", nonEmpty: true }),
-    ortho: oneOf("none", "qr", "symmetric"),
+    ortho: oneOf("none", "centre", "qr", "symmetric"),
     projDim: nullable(int(1)),
     projSeed: int(0),
   }),

@@ -19,8 +19,12 @@ import type { Anchors } from "../text/anchors.ts";
 import { normalizeRows } from "../text/anchors.ts";
 import { orthogonalizeAnchors, type OrthoMethod } from "../text/orthogonalize.ts";
 
-/** How the anchors are orthogonalized (lib/text's `OrthoMethod`). */
-export type AnchorOrtho = OrthoMethod;
+/**
+ * What is done to the anchors: lib/text's `OrthoMethod` (`none`: as they come, L2-normalised
+ * only; `qr`; `symmetric`), or `centre`: centred (by the run's inputs, before this space is
+ * built: see lib/run/inputs.ts) and not orthogonalized — here it acts as `none`.
+ */
+export type AnchorOrtho = OrthoMethod | "centre";
 
 /** How to turn raw anchors into the model's anchor space. */
 export interface AnchorSpaceConfig {
@@ -35,7 +39,7 @@ export interface AnchorSpaceConfig {
 /** The anchors as the model uses them (frozen). */
 export interface AnchorSpace {
   classNames: string[];
-  /** `count × dim`, rows unit-norm (orthonormal unless `ortho` is "none"). */
+  /** `count × dim`, rows unit-norm (orthonormal unless `ortho` is "none" or "centre"). */
   vectors: Float32Array;
   count: number;
   dim: number;
@@ -123,7 +127,10 @@ export function buildAnchorSpace(raw: Anchors, config: AnchorSpaceConfig): Ancho
   normalizeRows(vectors, C, d);
   // lib/text: QR (Householder, class order) or symmetric (Löwdin); C > d or dependent anchors
   // are lifted to d + C dimensions first, so the model's d becomes d + C then.
-  const o = orthogonalizeAnchors(vectors, C, d, config.ortho);
+  // "centre" is done to the raw anchors the run reads (their centring population differs by
+  // source); the space itself leaves them as they are.
+  const method: OrthoMethod = config.ortho === "centre" ? "none" : config.ortho;
+  const o = orthogonalizeAnchors(vectors, C, d, method);
   return {
     classNames: [...raw.classNames],
     vectors: o.vectors,

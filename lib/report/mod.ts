@@ -10,3 +10,4 @@ export * from "./tables.ts";
 export * from "./figures.ts";
 export * from "./cases.ts";
 export * from "./latency.ts";
+export * from "./anchor_rows.ts";

@@ -6,7 +6,17 @@
  * @module
  */
 import type { BoxMetrics } from "../metrics/box.ts";
-import type { TableColumn, TableColumnSpec, TableRow } from "../viz/table.ts";
+import { writeTextAtomic } from "../io/atomic.ts";
+import { displayBundle } from "../viz/display.ts";
+import { escapeXml } from "../viz/encode.ts";
+import {
+  type TableColumn,
+  type TableColumnSpec,
+  tableCsv,
+  tableHtml,
+  tableMarkdown,
+  type TableRow,
+} from "../viz/table.ts";
 import { PAPER_TABLE1 } from "./paper.ts";
 
 /** The parts of a results row (`PipelineRow`, or a results.json row) the tables use. */
@@ -72,26 +82,137 @@ export function measuredTable1Rows(
 }
 
 /**
- * The paper's Table 1 rows for one dataset in the same layout (MaxBoxAcc, Top-1/Top-5 Loc
- * only: the paper prints nothing else there). `methods` filters by name (default: all).
+ * The paper's Table 1 rows for one dataset in the same layout. Each number sits in the
+ * column its source gives (see `PAPER_TABLE1`): MaxBoxAcc stays empty where the source
+ * gives GT-known Loc instead. The row's `notes` (footnotes: what the TeD-Loc paper prints,
+ * what was not checked) are rendered by {@link footnotedMarkdown} / {@link footnotedCsv}.
+ * `methods` filters by name (default: all).
  */
 export function paperTable1Rows(
   dataset: "cub" | "ilsvrc",
   methods?: readonly string[],
 ): TableRow[] {
-  return PAPER_TABLE1.filter((r) => !methods || methods.includes(r.method)).map((r) => ({
-    source: reportedLabel(r.backbone),
-    method: `${r.method} (${dataset === "cub" ? "CUB-200" : "ILSVRC"})`,
-    maxBoxAcc: r[dataset].maxBoxAcc,
-    maxBoxAccV2: null,
-    top1Loc: r[dataset].top1Loc,
-    top5Loc: r[dataset].top5Loc,
-    gtKnownLoc: r[dataset].maxBoxAcc,
-    top1Cls: null,
-    top5Cls: null,
-    paramsM: null,
-    msPerImage: null,
-  }));
+  return PAPER_TABLE1.filter((r) => !methods || methods.includes(r.method)).map((r) => {
+    const n = r[dataset];
+    return {
+      source: reportedLabel(r.backbone),
+      method: `${r.method} (${dataset === "cub" ? "CUB-200" : "ILSVRC"})`,
+      maxBoxAcc: n.maxBoxAcc,
+      maxBoxAccV2: null,
+      top1Loc: n.top1Loc,
+      top5Loc: n.top5Loc,
+      gtKnownLoc: n.gtKnownLoc ?? null,
+      top1Cls: null,
+      top5Cls: null,
+      paramsM: null,
+      msPerImage: null,
+      notes: [...(n.notes ?? [])],
+    };
+  });
+}
+
+/** The row key holding a row's footnotes (an array of strings). */
+export const NOTES_KEY = "notes";
+
+function rowNotes(row: TableRow): string[] {
+  const v = row[NOTES_KEY];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+/**
+ * Number the distinct footnotes of `rows` (first appearance first) and mark each row's
+ * `markKey` cell with its numbers (`TS-CAM (CUB-200) [1]`). Returns the marked rows and the
+ * numbered notes.
+ */
+export function numberFootnotes(
+  rows: readonly TableRow[],
+  markKey = "method",
+): { rows: TableRow[]; notes: string[] } {
+  const notes: string[] = [];
+  const marked = rows.map((r) => {
+    const nums = rowNotes(r).map((t) => {
+      let i = notes.indexOf(t);
+      if (i < 0) i = notes.push(t) - 1;
+      return i + 1;
+    });
+    if (nums.length === 0) return r;
+    return { ...r, [markKey]: `${r[markKey] ?? ""} ${nums.map((k) => `[${k}]`).join("")}` };
+  });
+  return { rows: marked, notes };
+}
+
+/**
+ * A Markdown table whose rows may carry footnotes (`row.notes`): the `markKey` cell gets
+ * `[k]` markers and the notes follow the table as `[k] text` lines.
+ *
+ * @example
+ * ```ts
+ * footnotedMarkdown(paperTable1Rows("cub"), TABLE1_COLUMNS);
+ * // | … | TS-CAM (CUB-200) [2] | – | … |
+ * //
+ * // [2] TS-CAM's README gives Loc.Acc@1 71.3 / …
+ * ```
+ */
+export function footnotedMarkdown(
+  rows: readonly TableRow[],
+  columns?: TableColumnSpec[],
+  markKey = "method",
+): string {
+  const { rows: marked, notes } = numberFootnotes(rows, markKey);
+  const md = tableMarkdown(marked, columns);
+  if (notes.length === 0) return md;
+  return md + "\n" + notes.map((t, i) => `[${i + 1}] ${t}`).join("\n\n") + "\n";
+}
+
+/**
+ * A CSV table with one more column, `notes`: each row's footnotes joined by " | " (numbers
+ * stay at full precision in their own columns, unmarked).
+ */
+export function footnotedCsv(rows: readonly TableRow[], columns?: TableColumnSpec[]): string {
+  const cols: TableColumnSpec[] = columns && columns.length > 0
+    ? columns
+    : [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== NOTES_KEY);
+  return tableCsv(
+    rows.map((r) => ({ ...r, [NOTES_KEY]: rowNotes(r).join(" | ") || null })),
+    [...cols, { key: NOTES_KEY, label: "notes" }],
+  );
+}
+
+/**
+ * Write `basePath.md` ({@link footnotedMarkdown}) and `basePath.csv` ({@link footnotedCsv})
+ * atomically; returns both paths. Use it in place of `writeTable` for tables with paper rows.
+ */
+export async function writeFootnotedTable(
+  basePath: string,
+  rows: readonly TableRow[],
+  columns?: TableColumnSpec[],
+): Promise<{ md: string; csv: string }> {
+  const base = basePath.replace(/\.(md|csv)$/i, "");
+  const md = `${base}.md`, csv = `${base}.csv`;
+  await writeTextAtomic(md, footnotedMarkdown(rows, columns));
+  await writeTextAtomic(csv, footnotedCsv(rows, columns));
+  return { md, csv };
+}
+
+/**
+ * Show a table with footnotes in a notebook: the table (markers in the method cell) with
+ * its notes below, as HTML, Markdown and plain text.
+ */
+export async function displayFootnotedTable(
+  rows: readonly TableRow[],
+  columns?: TableColumnSpec[],
+  opts: { caption?: string } = {},
+): Promise<void> {
+  const { rows: marked, notes } = numberFootnotes(rows);
+  const md = footnotedMarkdown(rows, columns);
+  const withCaption = opts.caption ? `**${opts.caption}**\n\n${md}` : md;
+  const noteHtml = notes.map((t, i) => `<p><small>[${i + 1}] ${escapeXml(t)}</small></p>`)
+    .join("\n");
+  await displayBundle({
+    "text/html": tableHtml(marked, columns, opts) + "\n" + noteHtml,
+    "text/markdown": withCaption,
+    "text/plain": withCaption,
+  });
 }
 
 /**
@@ -150,5 +271,35 @@ export function ablationRow(source: string, variant: string, m: BoxMetrics): Tab
     top1Loc: m.top1Loc ?? null,
     top5Loc: m.top5Loc ?? null,
     top1Cls: m.top1Cls ?? null,
+  };
+}
+
+/**
+ * The Table 1 row of a cue scored alone (lib/run `evaluateCueAlone`): MaxBoxAcc, V2 and
+ * GT-known Loc; no classes, parameters or run time of its own.
+ *
+ * @example
+ * ```ts
+ * table1.push(cueAloneTable1Row(await evaluateCueAlone(cfg), "CUB-50", "MobileNet v1 0.75"));
+ * ```
+ */
+export function cueAloneTable1Row(
+  cue: { recipe: string; metrics: BoxMetrics },
+  dataset: string,
+  backbone: string,
+): TableRow {
+  const m = cue.metrics;
+  return {
+    source: measuredLabel(dataset, backbone),
+    method: `pseudo-label cue alone (${cue.recipe})`,
+    maxBoxAcc: m.maxBoxAcc,
+    maxBoxAccV2: m.maxBoxAccV2,
+    top1Loc: null,
+    top5Loc: null,
+    gtKnownLoc: m.gtKnownLoc,
+    top1Cls: null,
+    top5Cls: null,
+    paramsM: null,
+    msPerImage: null,
   };
 }

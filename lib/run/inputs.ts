@@ -15,6 +15,7 @@ import { ensureDefaultDataset } from "../data/synthetic.ts";
 import { type Anchors, readAnchors, writeAnchors } from "../text/anchors.ts";
 import {
   attributeAnchors,
+  centredAnchorVectors,
   findCubIdList,
   readAttributeMatrix,
   readClassList,
@@ -39,7 +40,33 @@ export interface RunInputs {
   description: string;
 }
 
-const loaded = new Map<string, Promise<RunInputs>>();
+/** Inputs as the selector names them, with what is needed to derive an anchor variant. */
+interface LoadedInputs {
+  inputs: RunInputs;
+  /** dataset.json's text (part of the data key). */
+  descriptor: string;
+  /** CUB root of a `cub50` dataset (for its raw attribute anchors), else null. */
+  cubRoot: string | null;
+  /** The description without its anchors part. */
+  title: string;
+}
+
+const loaded = new Map<string, Promise<LoadedInputs>>();
+const anchorVariants = new Map<string, Promise<RunInputs>>();
+
+/**
+ * Which anchors a config's `anchors.ortho` reads (see `AnchorOrtho` in lib/config/schema.ts):
+ * `given` = the dataset's (or anchors.file's) anchors as loaded; `cub-raw` = CUB-50's raw
+ * attribute vectors (`none` without anchors.file: as they come, uncentred); `own-centred` =
+ * the given anchors centred on their own mean (`centre` on anything but CUB-50's built-in
+ * attributes, which are already centred on all 200 classes).
+ */
+export function anchorVariant(cfg: RunConfig): "given" | "cub-raw" | "own-centred" {
+  const cubBuiltIn = cfg.dataset.kind === "cub50" && !cfg.anchors.file;
+  if (cfg.anchors.ortho === "none" && cubBuiltIn) return "cub-raw";
+  if (cfg.anchors.ortho === "centre" && !cubBuiltIn) return "own-centred";
+  return "given";
+}
 
 /** The part of a config that selects the inputs. */
 function inputsSelector(cfg: RunConfig) {
@@ -70,22 +97,74 @@ export function loadRunInputs(cfg: RunConfig): Promise<RunInputs> {
     p.catch(() => loaded.delete(key));
     loaded.set(key, p);
   }
-  return p;
+  const variant = anchorVariant(cfg);
+  if (variant === "given") return p.then((l) => l.inputs);
+  // Another set of anchors on the same dataset and encoder: shared encoder, own data key.
+  const vkey = `${key}|${variant}`;
+  let v = anchorVariants.get(vkey);
+  if (!v) {
+    v = p.then((l) => withAnchorVariant(l, variant as "cub-raw" | "own-centred"));
+    v.catch(() => anchorVariants.delete(vkey));
+    anchorVariants.set(vkey, v);
+  }
+  return v;
+}
+
+async function withAnchorVariant(
+  l: LoadedInputs,
+  variant: "cub-raw" | "own-centred",
+): Promise<RunInputs> {
+  const base = l.inputs;
+  let anchors: Anchors, kind: string;
+  if (variant === "cub-raw") {
+    anchors = await cubAttributeAnchors(l.cubRoot!, base.dataset, "raw");
+    kind = "CUB attribute anchors, uncentred";
+  } else {
+    const a = base.anchors;
+    anchors = {
+      ...a,
+      vectors: centredAnchorVectors(a.vectors, a.count, a.dim, a.classNames),
+      source: `${a.source} (centred on its ${a.count} classes' mean)`,
+    };
+    kind = "anchors centred on their mean";
+  }
+  return {
+    ...base,
+    anchors,
+    dataKey: await dataKeyOf(l.descriptor, anchors, base.encoder),
+    description: `${l.title}, ${kind} (${anchors.dim}-d)`,
+  };
+}
+
+/** The data key: dataset descriptor, anchor vectors, encoder id and weights. */
+async function dataKeyOf(
+  descriptor: string,
+  anchors: Anchors,
+  encoder: PatchEncoder,
+): Promise<string> {
+  return await contentKey({
+    dataset: descriptor,
+    anchors: [anchors.classNames, anchors.dim, Array.from(anchors.vectors)],
+    encoder: [encoder.id, encoder.fingerprint ?? null],
+  });
 }
 
 /** Free every loaded encoder and classifier. */
 export async function disposeRunInputs(): Promise<void> {
   const all = [...loaded.values()];
   loaded.clear();
+  anchorVariants.clear(); // they share their base's encoder and classifier
   for (const p of all) {
-    const inputs = await p.catch(() => null);
+    const inputs = (await p.catch(() => null))?.inputs;
     inputs?.encoder.dispose();
     inputs?.classifier?.dispose();
   }
 }
 
-async function loadFresh(cfg: RunConfig): Promise<RunInputs> {
-  const { dataset, anchors, mobilenetDir, title, dataName, anchorKind } = await loadData(cfg);
+async function loadFresh(cfg: RunConfig): Promise<LoadedInputs> {
+  const { dataset, anchors, mobilenetDir, title, dataName, anchorKind, cubRoot } = await loadData(
+    cfg,
+  );
   const modelDir = cfg.encoder.model ?? mobilenetDir;
   const encoder = await TfjsCnnEncoder.load(modelDir, { layer: cfg.encoder.layer });
   const classifier = inputsSelector(cfg).classifier
@@ -98,22 +177,24 @@ async function loadFresh(cfg: RunConfig): Promise<RunInputs> {
     );
   }
   const descriptor = await Deno.readTextFile(join(dataset.root, "dataset.json")).catch(() => "");
-  const dataKey = await contentKey({
-    dataset: descriptor,
-    anchors: [anchors.classNames, anchors.dim, Array.from(anchors.vectors)],
-    encoder: [encoder.id, encoder.fingerprint ?? null],
-  });
+  const dataKey = await dataKeyOf(descriptor, anchors, encoder);
   const splits = dataset.splits;
+  const head = `${title}${dataset.classNames.length} classes, ` +
+    `${splits.train.imageIds.length} train / ${splits.test.imageIds.length} test), ` +
+    `${encoder.id} (${encoder.grid.join("×")}×${encoder.dim})`;
   return {
-    dataset,
-    encoder,
-    classifier,
-    anchors,
-    dataKey,
-    dataName,
-    description: `${title}${dataset.classNames.length} classes, ` +
-      `${splits.train.imageIds.length} train / ${splits.test.imageIds.length} test), ` +
-      `${encoder.id} (${encoder.grid.join("×")}×${encoder.dim}), ${anchorKind} (${anchors.dim}-d)`,
+    inputs: {
+      dataset,
+      encoder,
+      classifier,
+      anchors,
+      dataKey,
+      dataName,
+      description: `${head}, ${anchorKind} (${anchors.dim}-d)`,
+    },
+    descriptor,
+    cubRoot,
+    title: head,
   };
 }
 
@@ -139,6 +220,7 @@ async function loadData(cfg: RunConfig) {
       mobilenetDir,
       title: "CUB-50 (",
       dataName: "cub50",
+      cubRoot,
       anchorKind: cfg.anchors.file ? "anchors" : "CUB attribute anchors",
     };
   }
@@ -157,15 +239,29 @@ async function loadData(cfg: RunConfig) {
     mobilenetDir: DEFAULT_MOBILENET_DIR,
     title: d.kind === "default" ? `embedded default (${dataset.name}: ` : `${dataset.name} (`,
     dataName: dataset.name,
+    cubRoot: null,
     anchorKind: d.kind === "default" && !cfg.anchors.file
       ? "synthetic attribute anchors"
       : "anchors",
   };
 }
 
-/** CUB class attribute anchors for the prepared dataset's classes, cached beside it. */
-async function cubAttributeAnchors(cubRoot: string, dataset: WsolDataset): Promise<Anchors> {
-  const path = join(dataset.root, "anchors-attributes.safetensors");
+/**
+ * CUB class attribute anchors for the prepared dataset's classes (centred on all 200
+ * classes, or raw), cached beside it.
+ */
+async function cubAttributeAnchors(
+  cubRoot: string,
+  dataset: WsolDataset,
+  transform: "centred" | "raw" = "centred",
+): Promise<Anchors> {
+  // the centred file keeps its old name (every CUB-50 run so far reads it)
+  const path = join(
+    dataset.root,
+    transform === "centred"
+      ? "anchors-attributes.safetensors"
+      : "anchors-attributes-raw.safetensors",
+  );
   try {
     const a = await readAnchors(path);
     if (a.count === dataset.classNames.length) return a;
@@ -176,7 +272,7 @@ async function cubAttributeAnchors(cubRoot: string, dataset: WsolDataset): Promi
   const matrix = await readAttributeMatrix(attrPath);
   const classes = await readClassList(join(dataset.root, "classes.txt"));
   const idList = await findCubIdList(attrPath);
-  const a = attributeAnchors(matrix, classes, { idList: idList ?? undefined });
+  const a = attributeAnchors(matrix, classes, { idList: idList ?? undefined, transform });
   const anchors: Anchors = {
     classNames: dataset.classNames,
     vectors: a.vectors,

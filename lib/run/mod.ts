@@ -12,4 +12,5 @@ export * from "./stages.ts";
 export * from "./cue_recipe.ts";
 export * from "./run_config.ts";
 export * from "./experiment.ts";
+export * from "./cue_alone.ts";
 export { defaultParallelRuns, runConfigs, type RunConfigsOptions, type RunJob } from "./worker.ts";

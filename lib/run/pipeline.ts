@@ -90,7 +90,7 @@ export interface PipelineResult {
 }
 
 /** What every run of a config starts from: tokens, labels, the CAM baseline, round-1 cues. */
-interface PreparedInputs {
+export interface PreparedInputs {
   train: FeatureSet;
   test: FeatureSet;
   labels: Int32Array;
@@ -211,6 +211,19 @@ async function prepareInputs(
       camCurveInterval: cfg.eval.camCurveInterval,
     });
   return { train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation };
+}
+
+/**
+ * What a run of `cfg` starts from — features, held-out split, CAM baseline, round-1 cues —
+ * read from the caches (computed when missing), for evaluations beside the run (e.g. the
+ * cue alone, lib/run/cue_alone.ts). The caller disposes `cam`.
+ */
+export async function preparedRunInputs(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  opts: PipelineOptions,
+): Promise<PreparedInputs> {
+  return await prepareInputs(cfg, inputs, opts, makeClock({}));
 }
 
 /**

@@ -20,7 +20,8 @@ import { loadRunInputs, type RunInputs } from "./inputs.ts";
 import { type PipelineResult, runPipeline, warmPipelineCaches } from "./pipeline.ts";
 import { parseCueRecipe } from "./cue_recipe.ts";
 import { readCamHead, writeCamHead } from "../train/cam.ts";
-import { loadTedLocCheckpoint } from "../train/checkpoint.ts";
+import type { BoxMetrics } from "../metrics/box.ts";
+import { loadTedLocCheckpoint, setBoxThreshold } from "../train/checkpoint.ts";
 import { cachedStage, stageFinished } from "./stages.ts";
 
 /** What a finished run leaves in `results.json`. */
@@ -137,11 +138,66 @@ export async function runConfig(
         runConfig: cfg,
         description: inputs.description,
       };
+      await writeRunBoxThreshold(d, rec);
       await writeTextAtomic(join(d, "results.json"), JSON.stringify(rec, null, 2) + "\n");
       return rec;
     },
   });
   return { record, dir };
+}
+
+/** The τ inference uses when a run has no held-out images to choose one on (test-free). */
+export const DEFAULT_BOX_THRESHOLD = 0.5;
+
+/**
+ * The box threshold a run's TeD-Loc model was selected with: the best τ of MaxBoxAcc
+ * (largest contour, δ = 0.5) on the held-out images, or {@link DEFAULT_BOX_THRESHOLD} when
+ * the run held none out (e.g. CUB-50 trains on all its train images) — never a τ chosen on
+ * the test split. `source` says which, in words.
+ *
+ * @example
+ * ```ts
+ * const { tau, source } = selectedBoxThreshold(record.validation);
+ * ```
+ */
+export function selectedBoxThreshold(
+  validation: Readonly<Record<string, BoxMetrics>>,
+): { tau: number; source: string } {
+  const m = validation.tedloc;
+  const curve = m?.largest.find((c) => c.iou === 50);
+  if (!m || !curve || m.count === 0) {
+    return {
+      tau: DEFAULT_BOX_THRESHOLD,
+      source: `test-free default ${DEFAULT_BOX_THRESHOLD}: the run held out no images to ` +
+        "choose τ on (the test split is never used for it)",
+    };
+  }
+  return {
+    tau: curve.bestTau,
+    source: `best τ of MaxBoxAcc (δ = 0.5, largest contour) on ${m.count} held-out images ` +
+      `(MaxBoxAcc ${curve.max.toFixed(1)} there)`,
+  };
+}
+
+/**
+ * Store {@link selectedBoxThreshold} of a run record in its run folder's `last.safetensors`
+ * (metadata `box_threshold`, `box_threshold_source`), so `deno task localize` boxes as the
+ * evaluation selected. {@link runConfig} does it when a run finishes; call it on run folders
+ * finished before this existed.
+ *
+ * @example
+ * ```ts
+ * const { record, dir } = await runConfig(cfg);
+ * await writeRunBoxThreshold(dir, record);
+ * ```
+ */
+export async function writeRunBoxThreshold(
+  dir: string,
+  record: Pick<RunRecord, "validation">,
+): Promise<{ tau: number; source: string }> {
+  const t = selectedBoxThreshold(record.validation);
+  await setBoxThreshold(join(dir, "last.safetensors"), t.tau, t.source);
+  return t;
 }
 
 /** Fill the caches `cfg`'s run reads (features, CAM baseline, round-1 cues); seconds per stage. */

@@ -483,3 +483,35 @@ export function anchorSourceTag(
 ) {
   return `${kind}:${basename(path)}${extra}`;
 }
+
+/**
+ * Anchors centred on their own mean (the mean of the given rows, each row L2-normalised
+ * first as stored), then L2-normalised again: the `centre` anchor choice for anchor sources
+ * that have no wider population to centre on (CUB attributes centre on all 200 classes
+ * instead, see {@link attributeAnchors}). Needs two or more distinct anchors.
+ *
+ * @example
+ * ```ts
+ * const c = centredAnchorVectors(a.vectors, a.count, a.dim, a.classNames);
+ * ```
+ */
+export function centredAnchorVectors(
+  vectors: ArrayLike<number>,
+  count: number,
+  dim: number,
+  classNames: string[],
+  file?: string,
+): Float32Array {
+  if (vectors.length !== count * dim) {
+    throw new Error(`centredAnchorVectors: ${vectors.length} values, expected ${count}×${dim}`);
+  }
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < dim; j++) mean[j] += vectors[i * dim + j] / count;
+  }
+  const out = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < dim; j++) out[i * dim + j] = vectors[i * dim + j] - mean[j];
+  }
+  return normalizeOrFail(out, count, dim, classNames, "centred anchor", file);
+}

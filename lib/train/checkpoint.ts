@@ -53,6 +53,12 @@ export interface CheckpointInfo extends TokenGeometry {
   history: Record<string, unknown>[];
   /** The encoder's JSON recipe (`PatchEncoder.spec`), so inference can rebuild it; null when unknown. */
   encoderSpec?: unknown;
+  /**
+   * The box threshold τ (fraction of the map maximum) the model was selected with, with where
+   * it comes from (`box_threshold`, `box_threshold_source`; see {@link setBoxThreshold});
+   * absent in checkpoints written before it existed or outside a run folder.
+   */
+  boxThreshold?: { tau: number; source: string };
 }
 
 /** Named arrays (weights or optimizer slots). */
@@ -222,6 +228,18 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     history: (parseJson(md.history ?? "[]", "history", path) as Record<string, unknown>[]) ?? [],
     encoderSpec: parseJson(md.encoder_spec ?? "null", "encoder_spec", path),
   };
+  if (md[BOX_THRESHOLD_KEY] !== undefined) {
+    const tau = num(md[BOX_THRESHOLD_KEY], BOX_THRESHOLD_KEY, path);
+    if (!(tau >= 0 && tau <= 1)) {
+      throw new InputError(
+        `checkpoint metadata '${BOX_THRESHOLD_KEY}' = ${tau} is outside [0, 1]`,
+        {
+          file: path,
+        },
+      );
+    }
+    info.boxThreshold = { tau, source: md[BOX_THRESHOLD_SOURCE_KEY] ?? "" };
+  }
   const anchors: AnchorSpace = {
     classNames,
     vectors: anchorVectors,
@@ -274,4 +292,58 @@ export async function loadTedLocCheckpoint(
     throw new InputError((err as Error).message.replace(`${path}: `, ""), { file: path });
   }
   return { model, info: ck.info, anchors: ck.anchors };
+}
+
+/** Checkpoint metadata key: the box threshold τ the model was selected with (a decimal string). */
+export const BOX_THRESHOLD_KEY = "box_threshold";
+/** Checkpoint metadata key: where {@link BOX_THRESHOLD_KEY} comes from (one readable line). */
+export const BOX_THRESHOLD_SOURCE_KEY = "box_threshold_source";
+
+/**
+ * Add or replace metadata entries of an existing checkpoint, atomically; tensors are kept
+ * byte for byte and the content hash is recomputed (so the file still loads checked). The
+ * format tag and the hash itself cannot be set this way.
+ *
+ * @example
+ * ```ts
+ * await setCheckpointMetadata("runs/x/last.safetensors", { note: "re-evaluated" });
+ * ```
+ */
+export async function setCheckpointMetadata(
+  path: string,
+  entries: Record<string, string>,
+): Promise<void> {
+  for (const k of Object.keys(entries)) {
+    if (k === "format" || k === CHECKPOINT_HASH_KEY) {
+      throw new Error(`setCheckpointMetadata: '${k}' is not settable`);
+    }
+  }
+  const st = parseSafetensors(await readInputFile(path), path);
+  if (st.metadata.format !== CHECKPOINT_FORMAT) {
+    throw new InputError(`not a TeD-Loc checkpoint (format '${st.metadata.format ?? "(none)"}')`, {
+      file: path,
+    });
+  }
+  const metadata = { ...st.metadata, ...entries };
+  const tensors: Record<string, SafeTensorInput> = {};
+  for (const [n, t] of st.tensors) tensors[n] = { shape: t.shape, data: t.data, dtype: t.dtype };
+  metadata[CHECKPOINT_HASH_KEY] = checkpointContentHash(Object.entries(tensors), metadata);
+  await writeSafetensors(path, tensors, metadata);
+}
+
+/**
+ * Store the box threshold τ a model was selected with in its checkpoint, so inference
+ * (`deno task localize`) boxes maps as the evaluation did.
+ *
+ * @example
+ * ```ts
+ * await setBoxThreshold(ckpt, 0.62, "best τ of MaxBoxAcc (δ = 0.5) on 150 held-out train images");
+ * ```
+ */
+export async function setBoxThreshold(path: string, tau: number, source: string): Promise<void> {
+  if (!(tau >= 0 && tau <= 1)) throw new RangeError(`box threshold must be in [0, 1], got ${tau}`);
+  await setCheckpointMetadata(path, {
+    [BOX_THRESHOLD_KEY]: String(tau),
+    [BOX_THRESHOLD_SOURCE_KEY]: source,
+  });
 }

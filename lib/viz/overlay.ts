@@ -310,3 +310,72 @@ export async function imageGrid(
   }).composite(layers).png().toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
+
+/**
+ * Resize a `sw×sh` map to `dw×dh` by bilinear interpolation at pixel centres (edges
+ * clamped), so a map computed on the 224×224 frame can be laid over the original image at
+ * its own size and aspect.
+ *
+ * @example
+ * ```ts
+ * const full = resizeMapBilinear(map224, 224, 224, img.width, img.height);
+ * ```
+ */
+export function resizeMapBilinear(
+  map: ArrayLike<number>,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+): Float32Array {
+  if (map.length !== sw * sh) {
+    throw new RangeError(`map must be ${sw}×${sh} = ${sw * sh} values, got ${map.length}`);
+  }
+  if (!(dw >= 1 && dh >= 1 && Number.isInteger(dw) && Number.isInteger(dh))) {
+    throw new RangeError(`target size must be whole pixels ≥ 1, got ${dw}×${dh}`);
+  }
+  // Source coordinate of each target column/row, computed once (not per pixel).
+  const axis = (dn: number, sn: number) => {
+    const i0 = new Int32Array(dn), i1 = new Int32Array(dn), t = new Float32Array(dn);
+    for (let d = 0; d < dn; d++) {
+      const s = Math.min(sn - 1, Math.max(0, (d + 0.5) * (sn / dn) - 0.5));
+      i0[d] = Math.floor(s);
+      i1[d] = Math.min(sn - 1, i0[d] + 1);
+      t[d] = s - i0[d];
+    }
+    return { i0, i1, t };
+  };
+  const X = axis(dw, sw), Y = axis(dh, sh);
+  const out = new Float32Array(dw * dh);
+  for (let y = 0; y < dh; y++) {
+    const r0 = Y.i0[y] * sw, r1 = Y.i1[y] * sw, ty = Y.t[y];
+    for (let x = 0; x < dw; x++) {
+      const a = map[r0 + X.i0[x]], b = map[r0 + X.i1[x]];
+      const c = map[r1 + X.i0[x]], d = map[r1 + X.i1[x]];
+      const top = a + (b - a) * X.t[x], bottom = c + (d - c) * X.t[x];
+      out[y * dw + x] = top + (bottom - top) * ty;
+    }
+  }
+  return out;
+}
+
+/**
+ * A box of the `size×size` frame (wsolevaluation's inclusive pixel convention: x1 is the last
+ * pixel inside) in the pixels of a `width×height` image, in the same inclusive convention,
+ * rounded to 0.1 px. The box `localize.json` reports and the console prints.
+ *
+ * @example
+ * ```ts
+ * frameBoxToImage([0, 0, 223, 223], 640, 480); // [0, 0, 639, 479]
+ * ```
+ */
+export function frameBoxToImage(
+  box: readonly number[],
+  width: number,
+  height: number,
+  size = 224,
+): [number, number, number, number] {
+  const sx = width / size, sy = height / size;
+  const r = (v: number) => Math.round(v * 10) / 10;
+  return [r(box[0] * sx), r(box[1] * sy), r((box[2] + 1) * sx - 1), r((box[3] + 1) * sy - 1)];
+}

@@ -52,7 +52,7 @@ Deno.test("config: wrong types and ranges name file, key path, value and what is
     ],
     [
       '{ "anchors": { "ortho": "gram" } }',
-      'anchors.ortho must be one of "none", "qr", "symmetric", got "gram"',
+      'anchors.ortho must be one of "none", "centre", "qr", "symmetric", got "gram"',
     ],
     ['{ "eval": { "flipTta": 1 } }', "eval.flipTta must be true or false, got 1"],
     ['{ "sampler": 3 }', "sampler must be an object, got 3"],

@@ -4,7 +4,8 @@ import { errorLine, runTask, writeNoiseJpeg } from "./run_task.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { DEFAULT_MOBILENET_DIR, TfjsCnnEncoder } from "../../lib/model/mobilenet.ts";
 import { resolveTedLocConfig, TedLocModel } from "../../lib/model/tedloc.ts";
-import { writeCheckpoint } from "../../lib/train/checkpoint.ts";
+import sharp from "sharp";
+import { setBoxThreshold, writeCheckpoint } from "../../lib/train/checkpoint.ts";
 
 async function fourImages(dir: string, badThird = false): Promise<string[]> {
   const paths = [0, 1, 2, 3].map((i) => join(dir, `img${i}.jpg`));
@@ -139,6 +140,94 @@ Deno.test({
         false,
       ]);
       assertEquals(report[2].topk.length, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "localize task: the checkpoint's selected τ by default (--threshold overrides); box in the image's pixels; overlay at its size",
+  ignore: !mobilenet,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await initBackend("wasm");
+      const enc = await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR);
+      const C = 2, D = 4;
+      const vectors = new Float32Array(C * D).map((_, i) => (i % (D + 1) === 0 ? 1 : 0));
+      const model = new TedLocModel(resolveTedLocConfig(enc.dim, D, C), {
+        classNames: ["a", "b"],
+        vectors,
+        count: C,
+        dim: D,
+        rawDim: D,
+        ortho: "none",
+        source: "t",
+      });
+      const ckpt = join(dir, "last.safetensors");
+      await writeCheckpoint(ckpt, model, {
+        trainConfig: null,
+        modelConfig: model.config,
+        epoch: 0,
+        step: 0,
+        optimizerStep: 0,
+        rngState: 0,
+        history: [],
+        encoderId: enc.id,
+        grid: enc.grid,
+        stride: enc.stride,
+        cellOffset: enc.cellOffset,
+        encoderSpec: enc.spec,
+      });
+      model.dispose();
+      enc.dispose();
+      const img = join(dir, "wide.jpg");
+      await writeNoiseJpeg(img, 300, 100);
+      const out = join(dir, "out");
+      // no stored τ: 0.5, said so
+      let r = await runTask("localize.ts", [
+        img,
+        "--checkpoint",
+        ckpt,
+        "--out",
+        out,
+        "--topk",
+        "1",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assert(
+        r.stdout.includes("τ = 0.5 (0.5: the checkpoint stores no selected threshold"),
+        r.stdout,
+      );
+      await setBoxThreshold(ckpt, 0.37, "best τ on 5 held-out images");
+      r = await runTask("localize.ts", [img, "--checkpoint", ckpt, "--out", out, "--topk", "1"]);
+      assertEquals(r.code, 0, r.stderr);
+      const report = JSON.parse(await Deno.readTextFile(join(out, "localize.json")));
+      assertEquals(report[0].threshold, 0.37);
+      assert(report[0].thresholdSource.includes("best τ on 5 held-out images"), report[0]);
+      const box = report[0].box as number[];
+      assert(r.stdout.includes(`box [${box.join(", ")}] (pixels of the 300×100 image)`), r.stdout);
+      assert(box[2] <= 299 && box[3] <= 99, `box ${box}`);
+      const meta = await sharp(await Deno.readFile(join(out, "wide.png"))).metadata();
+      assertEquals([meta.width, meta.height], [300, 100]);
+      r = await runTask("localize.ts", [
+        img,
+        "--checkpoint",
+        ckpt,
+        "--out",
+        out,
+        "--threshold",
+        "0.8",
+        "--topk",
+        "1",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(
+        JSON.parse(await Deno.readTextFile(join(out, "localize.json")))[0].threshold,
+        0.8,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
