@@ -32,13 +32,19 @@ export type ExperimentVariant =
   | "loss-kd-pcl"
   | "loss-kd-pcl-icl"
   | "ortho-none"
+  | "ortho-centred"
   | "ortho-qr"
   | "ortho-symmetric";
 
 /** Table 2 rows (loss ablation), in paper order. */
 export const LOSS_ABLATION: ExperimentVariant[] = ["loss-kd", "loss-kd-pcl", "loss-kd-pcl-icl"];
-/** Table 5 rows (anchor orthogonalization), plus our symmetric variant. */
-export const ORTHO_ABLATION: ExperimentVariant[] = ["ortho-none", "ortho-qr", "ortho-symmetric"];
+/** Table 5 rows (anchor orthogonalization): raw anchors, centred only (ours), QR, symmetric (ours). */
+export const ORTHO_ABLATION: ExperimentVariant[] = [
+  "ortho-none",
+  "ortho-centred",
+  "ortho-qr",
+  "ortho-symmetric",
+];
 /** Every variant. */
 export const ALL_VARIANTS: ExperimentVariant[] = ["main", ...LOSS_ABLATION, ...ORTHO_ABLATION];
 
