@@ -71,7 +71,7 @@ function text(v: unknown): string {
 function expectedKinds(source: string): string[] {
   const kinds: string[] = [];
   if (/\bshowFigure\(/.test(source)) kinds.push("application/vnd.plotly.v1+json");
-  if (/\bdisplayTable\(/.test(source)) kinds.push("text/html");
+  if (/\bdisplay(Footnoted)?Table\(/.test(source)) kinds.push("text/html");
   if (/\bshowImage\(/.test(source)) kinds.push("image/");
   return kinds;
 }
