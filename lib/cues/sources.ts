@@ -19,6 +19,7 @@ import { InputError } from "../io/errors.ts";
 import { readFloat32, readTensors } from "../backend/read.ts";
 import { readNpy } from "../io/npy.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
+import { readFeatureTokensSync } from "../model/token_source.ts";
 import type { CamHead, LocalizationHead } from "../model/baselines.ts";
 import type { CueSet } from "./cues.ts";
 
@@ -135,15 +136,9 @@ export function featureRows(features: FeatureSet, ids: string[]): number[] {
   });
 }
 
-/** Tokens `[ids.length, N, dim]` of one view, copied out of a FeatureSet. */
+/** Tokens `[ids.length, N, dim]` of one view, read from a FeatureSet (memory or cache files). */
 export function gatherTokens(features: FeatureSet, view: number, rows: number[]): Float32Array {
-  const N = features.grid[0] * features.grid[1], per = N * features.dim;
-  const out = new Float32Array(rows.length * per);
-  const base = view * features.ids.length * per;
-  rows.forEach((r, i) =>
-    out.set(features.tokens.subarray(base + r * per, base + (r + 1) * per), i * per)
-  );
-  return out;
+  return readFeatureTokensSync(features, view, rows);
 }
 
 /**
