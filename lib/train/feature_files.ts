@@ -156,6 +156,11 @@ export async function mergeFeatureShards(
       w.abort();
       throw err;
     }
+    // joined and checked: the shard files would only double the disk the cache takes
+    for (const h of headers) {
+      const b = shardBase(base, h.shard!.index, n);
+      for (const ext of [".json", ".bin"]) await Deno.remove(b + ext).catch(() => {});
+    }
     return true;
   }
   return false;
