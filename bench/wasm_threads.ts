@@ -50,7 +50,7 @@ async function child(): Promise<void> {
       cues: data.objectnessCues,
       anchors: data.anchors,
     },
-    { epochs: 2, batchSize: 32, model: { decoder: { hidden: 256 } } },
+    { epochs: 6, batchSize: 32, model: { decoder: { hidden: 256 } } },
     { progress: false },
   );
   r.model.dispose();
