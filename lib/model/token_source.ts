@@ -140,7 +140,11 @@ export function sourcedFeatureSet(
   return f;
 }
 
-/** The token source of a feature set (a memory source over `tokens` for plain sets). */
+/**
+ * The token source of a feature set (a memory source over `tokens` for plain sets). A copy made
+ * by spreading a sourced set keeps its `source`: to swap the tokens, build a new set with
+ * {@link sourcedFeatureSet} (or drop `source`).
+ */
 export function tokenSourceOf(f: FeatureSet): TokenSource {
   const s = (f as Partial<SourcedFeatureSet>).source;
   return s ?? memoryTokenSource(f.tokens, f.ids.length, perImage(f));
