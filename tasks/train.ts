@@ -73,6 +73,11 @@ const SPEC = {
       help: "feature extraction workers (default: one per core)",
     },
     force: { type: "boolean" as const, help: "run again even when finished" },
+    "encoder-in-loop": {
+      type: "boolean" as const,
+      help: "run the frozen encoder on each batch instead of caching its tokens (data larger " +
+        "than the disk; also chosen when the cache estimate exceeds the free space)",
+    },
   },
 };
 
@@ -107,6 +112,7 @@ async function main(args: string[]): Promise<void> {
     const { record, dir } = await runConfig(cfg, {
       runDir: out,
       workers,
+      encoderInLoop: !!a.values["encoder-in-loop"],
       signal: interruptSignal(),
       force: !!a.values.force,
     });

@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { cacheWebgpuTensorsOnCpu, patchWebgpuBackend } from "./webgpu.ts";
+import { prepareWasmThreads } from "./wasm_threads.ts";
 
 /** Backends the project supports. */
 export type BackendName = "wasm" | "webgpu" | "cpu";
@@ -153,12 +154,34 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // Tensors left on webgpu move to the new backend synchronously on first use, which
     // webgpu cannot do under Deno: read them back asynchronously now (webgpu.ts).
     if (active === "webgpu") await cacheWebgpuTensorsOnCpu();
-    const ok = await tf.setBackend(name);
+    const threads = name === "wasm" ? wasmThreadsWanted() : 1;
+    const restore = threads > 1 ? await prepareWasmThreads(threads) : () => {};
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend(name);
+    } finally {
+      restore();
+    }
     if (!ok) throw new Error(`tfjs backend '${name}' failed to initialise`);
   }
   await tf.ready();
   if (name === "webgpu") patchWebgpuBackend();
   return name;
+}
+
+/**
+ * Threads for the wasm backend: `$TEDLOC_WASM_THREADS` (default 1, one thread per process,
+ * several processes or workers for several cores). ≥ 2 starts tfjs-wasm's threaded SIMD build
+ * (lib/backend/wasm_threads.ts; docs/scale.md). Read once per process, when wasm starts.
+ */
+export function wasmThreadsWanted(): number {
+  const raw = Deno.env.get("TEDLOC_WASM_THREADS");
+  if (raw === undefined || raw === "") return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 4) {
+    throw new Error(`TEDLOC_WASM_THREADS='${raw}': use an integer 1..4 (XNNPACK's limit in tfjs)`);
+  }
+  return n;
 }
 
 /** The name of the active tfjs backend. */

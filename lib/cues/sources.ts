@@ -19,6 +19,7 @@ import { InputError } from "../io/errors.ts";
 import { readFloat32, readTensors } from "../backend/read.ts";
 import { readNpy } from "../io/npy.ts";
 import type { FeatureSet, PatchEncoder } from "../model/encoder.ts";
+import { readFeatureTokens, readFeatureTokensSync } from "../model/token_source.ts";
 import type { CamHead, LocalizationHead } from "../model/baselines.ts";
 import type { CueSet } from "./cues.ts";
 
@@ -135,15 +136,9 @@ export function featureRows(features: FeatureSet, ids: string[]): number[] {
   });
 }
 
-/** Tokens `[ids.length, N, dim]` of one view, copied out of a FeatureSet. */
+/** Tokens `[ids.length, N, dim]` of one view, read from a FeatureSet (memory or cache files). */
 export function gatherTokens(features: FeatureSet, view: number, rows: number[]): Float32Array {
-  const N = features.grid[0] * features.grid[1], per = N * features.dim;
-  const out = new Float32Array(rows.length * per);
-  const base = view * features.ids.length * per;
-  rows.forEach((r, i) =>
-    out.set(features.tokens.subarray(base + r * per, base + (r + 1) * per), i * per)
-  );
-  return out;
+  return readFeatureTokensSync(features, view, rows);
 }
 
 /**
@@ -172,10 +167,8 @@ export function camCueSource(cam: CamHead, opts: { batchSize?: number } = {}): C
       for (let s = 0; s < rows.length; s += batchSize) {
         const part = rows.slice(s, s + batchSize);
         const cls = Array.from({ length: part.length }, (_, i) => labels[s + i]);
-        const m = tf.tidy(() => {
-          const x = tf.tensor3d(gatherTokens(f, view, part), [part.length, N, f.dim]);
-          return cam.classMaps(x, cls);
-        });
+        const tokens = await readFeatureTokens(f, view, part); // per batch (cache or encoder)
+        const m = tf.tidy(() => cam.classMaps(tf.tensor3d(tokens, [part.length, N, f.dim]), cls));
         maps.set(await readFloat32(m, { dispose: true }), s * N);
       }
       for (let i = 0; i < req.ids.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
@@ -300,9 +293,8 @@ export function headCueSource(
       const maps = new Float32Array(rows.length * N);
       for (let s = 0; s < rows.length; s += batchSize) {
         const part = rows.slice(s, s + batchSize);
-        const m = tf.tidy(() =>
-          head.predict(tf.tensor3d(gatherTokens(f, view, part), [part.length, N, f.dim])).maps
-        );
+        const tokens = await readFeatureTokens(f, view, part); // per batch (cache or encoder)
+        const m = tf.tidy(() => head.predict(tf.tensor3d(tokens, [part.length, N, f.dim])).maps);
         maps.set(await readFloat32(m, { dispose: true }), s * N);
       }
       for (let i = 0; i < rows.length; i++) normalizeCueMap(maps.subarray(i * N, (i + 1) * N));
@@ -345,9 +337,10 @@ export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
       const pick = all.length <= (opts.sampleImages ?? 200) ? all : all
         .map((i) => [(s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32, i])
         .sort((a, b) => a[0] - b[0]).slice(0, opts.sampleImages ?? 200).map((p) => p[1]);
+      const sample = await readFeatureTokens(f, view, pick);
       const [mean, dir] = await readTensors(
         tf.tidy(() => {
-          const X = tf.tensor2d(gatherTokens(f, view, pick), [pick.length * N, d]);
+          const X = tf.tensor2d(sample, [pick.length * N, d]);
           const mu = tf.mean(X, 0, true);
           const Xc = tf.sub(X, mu);
           let v = tf.div(tf.ones([d, 1]), Math.sqrt(d));
@@ -362,13 +355,16 @@ export function pcaCueSource(opts: PcaCueOptions = {}): CueSource {
       );
       const rows = featureRows(f, req.ids);
       const maps = new Float32Array(rows.length * N);
-      const per = N * d, base = view * f.ids.length * per;
-      for (let i = 0; i < rows.length; i++) {
-        for (let p = 0; p < N; p++) {
-          let dot = 0;
-          const at = base + rows[i] * per + p * d;
-          for (let j = 0; j < d; j++) dot += (f.tokens[at + j] - mean[j]) * dir[j];
-          maps[i * N + p] = dot;
+      const per = N * d, chunk = 256; // tokens read per chunk of images, never the whole split
+      for (let c = 0; c < rows.length; c += chunk) {
+        const t = await readFeatureTokens(f, view, rows.slice(c, c + chunk));
+        for (let i = c; i < Math.min(rows.length, c + chunk); i++) {
+          for (let p = 0; p < N; p++) {
+            let dot = 0;
+            const at = (i - c) * per + p * d;
+            for (let j = 0; j < d; j++) dot += (t[at + j] - mean[j]) * dir[j];
+            maps[i * N + p] = dot;
+          }
         }
       }
       // sign: centre cells should score higher than border cells on average

@@ -13,7 +13,8 @@ import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { WsolMetadata } from "../data/metadata.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
-import { alignCueSet, featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
+import { alignCueSet, featureRows, plainViewIndex } from "../cues/sources.ts";
+import { readFeatureTokens } from "../model/token_source.ts";
 import type { CueSet } from "../cues/cues.ts";
 import { flipMapHorizontal } from "../cues/sampler.ts";
 import { BoxEvaluator, type BoxMetrics, normalizeScoremap } from "../metrics/mod.ts";
@@ -84,7 +85,7 @@ export async function evaluateHead(
   const run = async (dir: string | null) => {
     for (let s = 0; s < ids.length; s += bs) {
       const part = rows.slice(s, s + bs);
-      const tokens = gatherTokens(features, view, part);
+      const tokens = await readFeatureTokens(features, view, part);
       const classes = opts.mapClass === "predicted" ? undefined : ids.slice(s, s + bs).map((id) => {
         const y = metadata.classLabels.get(id);
         if (y === undefined) throw new InputError(`no class label for image '${id}'`);
@@ -94,7 +95,7 @@ export async function evaluateHead(
       const lo = { batchSize: bs, topk: 1, classes };
       const res = await localizeTokens(head, tokens, part.length, features, lo);
       if (flipView >= 0) {
-        const f = gatherTokens(features, flipView, part);
+        const f = await readFeatureTokens(features, flipView, part);
         const resF = await localizeTokens(head, f, part.length, features, lo);
         res.forEach((r, i) => {
           const m = flipMapHorizontal(resF[i].map, 224, 224);

@@ -15,3 +15,4 @@ export * from "./losses.ts";
 export * from "./baselines.ts";
 export * from "./flops.ts";
 export * from "./units.ts";
+export * from "./token_source.ts";

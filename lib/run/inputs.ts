@@ -22,6 +22,7 @@ import {
 } from "../text/sources.ts";
 import type { PatchEncoder } from "../model/encoder.ts";
 import { DEFAULT_MOBILENET_DIR, TfjsCnnClassifier, TfjsCnnEncoder } from "../model/mobilenet.ts";
+import { VitEncoder } from "../model/vit.ts";
 import { contentKey } from "../config/identity.ts";
 import type { RunConfig } from "../config/schema.ts";
 
@@ -166,7 +167,17 @@ async function loadFresh(cfg: RunConfig): Promise<LoadedInputs> {
     cfg,
   );
   const modelDir = cfg.encoder.model ?? mobilenetDir;
-  const encoder = await TfjsCnnEncoder.load(modelDir, { layer: cfg.encoder.layer });
+  // a .safetensors file is a timm-named ViT (tokens after the final norm; `layer` unused)
+  const vit = modelDir.endsWith(".safetensors");
+  if (vit && inputsSelector(cfg).classifier) {
+    throw new InputError(
+      `cues '${cfg.cues.recipe}': inet<k> needs a tfjs ImageNet classifier, not a ViT ` +
+        `(${modelDir}); use cam, attention, pca or prior terms`,
+    );
+  }
+  const encoder = vit
+    ? await VitEncoder.load(modelDir)
+    : await TfjsCnnEncoder.load(modelDir, { layer: cfg.encoder.layer });
   const classifier = inputsSelector(cfg).classifier
     ? await TfjsCnnClassifier.load(modelDir)
     : undefined;

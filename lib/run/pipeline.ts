@@ -46,6 +46,8 @@ export interface PipelineOptions {
   cacheDir: string;
   /** Feature/cue extraction workers (default: one per core). */
   workers?: number;
+  /** Run the frozen encoder per batch instead of caching tokens (see `RunOptions`). */
+  encoderInLoop?: boolean;
   progress?: ProgressOptions | false;
   /** Stop between steps; the last finished epoch's checkpoint stays resumable. */
   signal?: AbortSignal;
@@ -140,6 +142,7 @@ async function prepareInputs(
   const fq = {
     workers,
     cacheDir: join(opts.cacheDir, "features"),
+    encoderInLoop: opts.encoderInLoop,
     progress: opts.progress,
   };
   const features = (split: string, flip: boolean) =>

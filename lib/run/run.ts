@@ -44,6 +44,12 @@ export interface RunOptions {
   /** Parent of the stage caches and features (default `$TEDLOC_CACHE_DIR`, then `<project>/data/cache`). */
   cacheDir?: string;
   workers?: number;
+  /**
+   * Run the frozen encoder on each batch inside training and evaluation instead of caching
+   * its tokens (for caches larger than the disk; chosen anyway when the estimate exceeds the
+   * free space). Slower per step, same result up to float16 rounding of batch composition.
+   */
+  encoderInLoop?: boolean;
   progress?: ProgressOptions | false;
   signal?: AbortSignal;
   /** Compute the run again even when finished (its cached stages are still reused). */
@@ -117,6 +123,7 @@ export async function runConfig(
       const r = await runPipeline(cfg, inputs, {
         cacheDir,
         workers: opts.workers,
+        encoderInLoop: opts.encoderInLoop,
         progress: opts.progress,
         signal: opts.signal,
         scoremapDir: join(d, "scoremaps"),

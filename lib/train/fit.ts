@@ -1,6 +1,7 @@
 /**
  * The one training loop of the project, shared by TeD-Loc and the CAM baseline: epochs of
- * shuffled steps over cached frozen tokens, a random view per image per step (the head
+ * shuffled steps over cached frozen tokens (read per batch through the feature set's token
+ * source: memory, cache files or the encoder itself), a random view per image per step (the head
  * learns which views are flipped, e.g. to mirror its cue map), the optimizer step under the
  * learning-rate schedule, a progress bar, an abort signal, per-epoch checkpoints that resume
  * bit for bit, and a divergence stop.
@@ -22,6 +23,7 @@ import { Rng } from "../util/rng.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { NamedWeights } from "../model/units.ts";
+import { readFeatureTokensByView } from "../model/token_source.ts";
 import { learningRate, Optimizer, type OptimizerConfig, type ScheduleConfig } from "./optim.ts";
 
 /** One step's images, as the loop drew them. */
@@ -213,17 +215,6 @@ class EpochMetrics {
   }
 }
 
-/** The batch's tokens `[B·N·d]`, each image's row from its drawn view. */
-function gatherTokens(f: FeatureSet, batch: FitBatch): Float32Array {
-  const per = f.grid[0] * f.grid[1] * f.dim, viewStride = f.ids.length * per;
-  const buf = new Float32Array(batch.rows.length * per);
-  batch.rows.forEach((r, i) => {
-    const at = batch.views[i] * viewStride + r * per;
-    buf.set(f.tokens.subarray(at, at + per), i * per);
-  });
-  return buf;
-}
-
 /** Draw one batch: a view per image (one `rng.int` each, in batch order). */
 function drawBatch(data: FitData, items: number[], rng: Rng, randomViews: boolean): FitBatch {
   const f = data.features;
@@ -246,12 +237,13 @@ function step<P>(
   head: FitHead<P>,
   optimizer: Optimizer,
   f: FeatureSet,
+  tokens: Float32Array,
   batch: FitBatch,
   prepared: P,
   lr: number,
 ): tf.Tensor2D {
   const B = batch.rows.length, N = f.grid[0] * f.grid[1];
-  const x = tf.tensor3d(gatherTokens(f, batch), [B, N, f.dim]);
+  const x = tf.tensor3d(tokens, [B, N, f.dim]);
   const y = tf.tensor1d(batch.labels, "int32");
   const vars = [...head.params.values()];
   const nameOf = new Map([...head.params].map(([n, v]) => [v.name, n]));
@@ -400,7 +392,9 @@ async function runEpoch<P, R extends FitRecord>(
       const batch = drawBatch(data, items, rng, o.randomViews);
       const prepared = head.prepare ? head.prepare(batch, rng) : (undefined as P);
       lr = learningRate(o.optimizer, o.schedule, run.step, totalSteps, stepsPerEpoch);
-      m.push(step(head, optimizer, data.features, batch, prepared, lr), items.length);
+      // read per batch: from memory, the cache files, or the encoder (never a whole split)
+      const tokens = await readFeatureTokensByView(data.features, batch.rows, batch.views);
+      m.push(step(head, optimizer, data.features, tokens, batch, prepared, lr), items.length);
       run.step++;
       o.onStep?.(run.step);
       if ((b + 1) % logEvery === 0) await m.drain(lastGood);

@@ -12,13 +12,22 @@ export {
 } from "./view_images.ts";
 export {
   defaultFeatureCacheDir,
+  encoderTokenSource,
   type ExtractCommonOptions,
   extractFeatures,
+  extractFeatureShard,
   type ExtractFeaturesOptions,
-  type FeatureStorage,
   type ImageListDataset,
+  mergeFeatureShardSet,
   splitImageIds,
 } from "./features.ts";
+export {
+  featureCacheBytes,
+  formatBytes,
+  freeDiskBytes,
+  parseShard,
+  shardRange,
+} from "./feature_files.ts";
 export * from "./cue_cache.ts";
 export { type BatchResult, type ExtractionTask, runExtraction } from "./extract.ts";
 export * from "./optim.ts";
