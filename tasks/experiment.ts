@@ -71,6 +71,11 @@ const SPEC = {
       default: "0",
     },
     force: { type: "boolean" as const, help: "run again even when finished" },
+    "encoder-in-loop": {
+      type: "boolean" as const,
+      help:
+        "run the frozen encoder inside training instead of caching its tokens (data larger than the disk)",
+    },
     json: { type: "string" as const, help: "also write the records to this JSON file" },
     "runs-dir": { type: "string" as const, help: "parent of the run folders (default runs/)" },
     "cub-root": { type: "string" as const, help: "CUB_200_2011 folder" },
@@ -119,7 +124,11 @@ async function main(args: string[]): Promise<void> {
   const bySeed = new Map<number, Map<ExperimentVariant, ExperimentRecord>>();
   for (const ctx of contexts) {
     console.error(`${ctx.description}${seeds.length > 1 ? `, seed ${ctx.seed}` : ""}`);
-    const recs = await runExperiments(ctx, variants, { parallel, force: !!cli.values.force });
+    const recs = await runExperiments(ctx, variants, {
+      parallel,
+      force: !!cli.values.force,
+      encoderInLoop: !!cli.values["encoder-in-loop"],
+    });
     bySeed.set(ctx.seed, recs);
     if (seeds.length === 1) {
       const backbone = ctx.encoder.id.split("@")[0];

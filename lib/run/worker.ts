@@ -23,10 +23,13 @@ export interface RunJob {
   cacheDir?: string;
   force?: boolean;
   workers?: number;
+  /** Run the frozen encoder inside training instead of caching its tokens. */
+  encoderInLoop?: boolean;
 }
 
 /** Options of {@link runConfigs}. */
-export interface RunConfigsOptions extends Pick<RunOptions, "runsDir" | "cacheDir" | "workers"> {
+export interface RunConfigsOptions
+  extends Pick<RunOptions, "runsDir" | "cacheDir" | "workers" | "encoderInLoop"> {
   /** Runs at once (default {@link defaultParallelRuns}). */
   parallel?: number;
   /** Run again even when finished. */
@@ -90,8 +93,9 @@ export async function runConfigs(
     cacheDir: opts.cacheDir,
     force: opts.force,
     workers: opts.workers,
+    encoderInLoop: opts.encoderInLoop,
   });
-  if (todo.length > 1 && parallel > 1) {
+  if (todo.length > 1 && parallel > 1 && !opts.encoderInLoop) {
     // shared inputs first, in one child: otherwise each parallel run would compute them
     const warm = todo.find((c) => c.eval.flipTta) ?? todo[0];
     const code = await runChild(job("warm", warm), "shared inputs", log);
