@@ -22,13 +22,17 @@ const SHORTCUTS: Record<string, { path: string; help: string }> = {
   anchors: { path: "anchors.file", help: "anchors file (default: the dataset's)" },
   encoder: {
     path: "encoder.model",
-    help: "tfjs Layers model folder (default: the dataset's MobileNet)",
+    help:
+      "tfjs Layers model folder or a timm-named ViT .safetensors (default: the dataset's MobileNet)",
   },
   layer: { path: "encoder.layer", help: "encoder layer giving the tokens" },
   cues: { path: "cues.recipe", help: "cue recipe, e.g. inet5*cam*prior, cam+prior, files:DIR" },
   epochs: { path: "train.epochs", help: "epochs" },
   lr: { path: "optimizer.lr", help: "peak learning rate" },
-  ortho: { path: "anchors.ortho", help: "anchor orthogonalization: none, qr, symmetric" },
+  ortho: {
+    path: "anchors.ortho",
+    help: "anchors: none (as they come), centre (centred only), qr, symmetric",
+  },
   "proj-dim": { path: "anchors.projDim", help: "anchor projection dimension" },
   "fg-fraction": { path: "sampler.fgFraction", help: "FG candidates: top fraction of the cue" },
   "bg-fraction": { path: "sampler.bgFraction", help: "BG candidates: bottom fraction of the cue" },
