@@ -6,3 +6,4 @@
  */
 export * from "./localize.ts";
 export * from "./evaluate.ts";
+export * from "./embeddings.ts";
