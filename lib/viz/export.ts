@@ -305,6 +305,23 @@ export async function renderFigureSvg(
 }
 
 /**
+ * Plotly's SVG with its random ids made stable (the figure's uid in `defs-`/`topdefs-`/`clip…`
+ * ids and each trace's uid in its class), numbered in order of appearance, so that exporting an
+ * unchanged figure again writes the same bytes.
+ */
+export function stableSvg(svg: string): string {
+  const names = new Map<string, string>();
+  const stable = (uid: string) => {
+    if (!names.has(uid)) names.set(uid, `u${names.size.toString().padStart(5, "0")}`);
+    return names.get(uid)!;
+  };
+  return svg.replace(
+    /\b(defs-|topdefs-|clip|trace)([0-9a-f]{6})(?=[\s"x)y]|plot|$)/g,
+    (_m, prefix: string, uid: string) => prefix + stable(uid),
+  );
+}
+
+/**
  * Render a figure to PNG bytes, `width×scale` by `height×scale` pixels.
  *
  * @example
@@ -446,7 +463,7 @@ export async function exportFigure(
   for (const format of formats) {
     const path = `${base}.${format}`;
     const bytes = format === "svg"
-      ? new TextEncoder().encode(await renderFigureSvg(fig, opts))
+      ? new TextEncoder().encode(stableSvg(await renderFigureSvg(fig, opts)))
       : format === "png"
       ? await renderFigurePng(fig, { ...opts, scale: opts.scale ?? 2 })
       : stablePdf(await renderFigurePdf(fig, opts));

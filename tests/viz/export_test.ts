@@ -209,3 +209,15 @@ console.log("rendered", svg.length > 100);\n`,
     }
   },
 });
+
+Deno.test("stableSvg: Plotly's random figure and trace ids become stable; other content is kept", async () => {
+  const { stableSvg } = await import("../../lib/viz/export.ts");
+  const svg = (fig: string, trace: string, x: number) =>
+    `<svg><defs id="defs-${fig}"><clipPath id="clip${fig}xyplot"><rect x="${x}"/></clipPath></defs>` +
+    `<g clip-path="url(#clip${fig}xyplot)"><g class="trace scatter trace${trace}"/></g>` +
+    `<defs id="topdefs-${fig}"/></svg>`;
+  assertEquals(stableSvg(svg("6b2618", "679025", 44)), stableSvg(svg("e0dc1f", "a1b2c3", 44)));
+  assert(stableSvg(svg("6b2618", "679025", 44)) !== stableSvg(svg("6b2618", "679025", 45)));
+  assert(stableSvg(svg("6b2618", "679025", 44)).includes('id="clipu00000xyplot"'));
+  assert(stableSvg(svg("6b2618", "679025", 44)).includes("trace scatter traceu00001"));
+});
