@@ -23,11 +23,17 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-/** Hex SHA-256 (first `hexDigits`) of the canonical JSON of `value`. */
-export async function contentKey(value: unknown, hexDigits = 16): Promise<string> {
-  const bytes = new TextEncoder().encode(canonicalJson(value));
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+/** Hex SHA-256 of `text` (its first `hexDigits` digits). */
+export async function sha256Hex(text: string, hexDigits = 64): Promise<string> {
+  const hash = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  );
   return [...hash].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, hexDigits);
+}
+
+/** Hex SHA-256 (first `hexDigits`) of the canonical JSON of `value`. */
+export function contentKey(value: unknown, hexDigits = 16): Promise<string> {
+  return sha256Hex(canonicalJson(value), hexDigits);
 }
 
 /** The part of a config that decides what a run computes (labels left out). */

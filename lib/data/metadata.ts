@@ -56,6 +56,22 @@ export function emptyMetadata(): WsolMetadata {
   };
 }
 
+/**
+ * The class label of each of `ids` (in order); an id without one is an {@link InputError}.
+ *
+ * @example
+ * ```ts
+ * const y = classLabelsOf(dataset.splits.test, ["a.png", "b.png"]);
+ * ```
+ */
+export function classLabelsOf(metadata: WsolMetadata, ids: readonly string[]): Int32Array {
+  return Int32Array.from(ids, (id) => {
+    const y = metadata.classLabels.get(id);
+    if (y === undefined) throw new InputError(`no class label for image '${id}'`);
+    return y;
+  });
+}
+
 /** A line that {@link readMetadata} dropped in skip mode. */
 export interface SkippedLine {
   file: string;

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../io/errors.ts";
-import type { WsolMetadata } from "../data/metadata.ts";
+import { classLabelsOf, type WsolMetadata } from "../data/metadata.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { TedLocModel } from "../model/tedloc.ts";
 import { featureRows, plainViewIndex } from "../cues/sources.ts";
@@ -62,11 +62,7 @@ export async function imageEmbeddings(
     vectors.set(p, at);
     at += p.length;
   }
-  const labels = Int32Array.from(ids, (id) => {
-    const y = metadata.classLabels.get(id);
-    if (y === undefined) throw new InputError(`no class label for image '${id}'`);
-    return y;
-  });
+  const labels = classLabelsOf(metadata, ids);
   return { ids: [...ids], labels, vectors, count: ids.length, dim };
 }
 

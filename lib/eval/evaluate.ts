@@ -10,7 +10,7 @@ import { writeNpy } from "../io/npy.ts";
 import { InputError } from "../io/errors.ts";
 import { writeDirAtomic } from "../io/atomic.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
-import type { WsolMetadata } from "../data/metadata.ts";
+import { classLabelsOf, type WsolMetadata } from "../data/metadata.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { alignCueSet, featureRows, plainViewIndex } from "../cues/sources.ts";
@@ -86,11 +86,9 @@ export async function evaluateHead(
     for (let s = 0; s < ids.length; s += bs) {
       const part = rows.slice(s, s + bs);
       const tokens = await readFeatureTokens(features, view, part);
-      const classes = opts.mapClass === "predicted" ? undefined : ids.slice(s, s + bs).map((id) => {
-        const y = metadata.classLabels.get(id);
-        if (y === undefined) throw new InputError(`no class label for image '${id}'`);
-        return y;
-      });
+      const classes = opts.mapClass === "predicted"
+        ? undefined
+        : classLabelsOf(metadata, ids.slice(s, s + bs));
       const t0 = performance.now();
       const lo = { batchSize: bs, topk: 1, classes };
       const res = await localizeTokens(head, tokens, part.length, features, lo);

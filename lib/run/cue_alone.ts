@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { classLabelsOf } from "../data/metadata.ts";
 import { InputError } from "../io/errors.ts";
 import type { ProgressOptions } from "../util/progress.ts";
 import type { RunConfig } from "../config/schema.ts";
@@ -52,11 +53,7 @@ export async function evaluateCueAlone(
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const p = await preparedRunInputs(cfg, inputs, { ...opts, cacheDir });
   try {
-    const labels = Int32Array.from(p.test.ids, (id) => {
-      const y = meta.classLabels.get(id);
-      if (y === undefined) throw new InputError(`no class label for image '${id}'`);
-      return y;
-    });
+    const labels = classLabelsOf(meta, p.test.ids);
     const cues = await buildCues(recipe, {
       dataset: inputs.dataset,
       encoder: inputs.encoder,

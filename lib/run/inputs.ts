@@ -169,7 +169,8 @@ async function loadFresh(cfg: RunConfig): Promise<LoadedInputs> {
   const modelDir = cfg.encoder.model ?? mobilenetDir;
   // a .safetensors file is a timm-named ViT (tokens after the final norm; `layer` unused)
   const vit = modelDir.endsWith(".safetensors");
-  if (vit && inputsSelector(cfg).classifier) {
+  const needsClassifier = inputsSelector(cfg).classifier;
+  if (vit && needsClassifier) {
     throw new InputError(
       `cues '${cfg.cues.recipe}': inet<k> needs a tfjs ImageNet classifier, not a ViT ` +
         `(${modelDir}); use cam, attention, pca or prior terms`,
@@ -178,9 +179,7 @@ async function loadFresh(cfg: RunConfig): Promise<LoadedInputs> {
   const encoder = vit
     ? await VitEncoder.load(modelDir)
     : await TfjsCnnEncoder.load(modelDir, { layer: cfg.encoder.layer });
-  const classifier = inputsSelector(cfg).classifier
-    ? await TfjsCnnClassifier.load(modelDir)
-    : undefined;
+  const classifier = needsClassifier ? await TfjsCnnClassifier.load(modelDir) : undefined;
   if (anchors.count !== dataset.classNames.length) {
     throw new InputError(
       `${anchors.count} anchors for ${dataset.classNames.length} classes of ${dataset.name}`,

@@ -14,7 +14,7 @@ import { InputError } from "../io/errors.ts";
 import { InterruptedError } from "../util/interrupt.ts";
 import { Rng } from "../util/rng.ts";
 import type { ProgressOptions } from "../util/progress.ts";
-import type { WsolMetadata } from "../data/metadata.ts";
+import { classLabelsOf, type WsolMetadata } from "../data/metadata.ts";
 import { loadImageBatch } from "../data/loader.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import { buildAnchorSpace } from "../model/anchor_space.ts";
@@ -121,14 +121,6 @@ export function defaultExtractionWorkers(cores = navigator.hardwareConcurrency ?
   return Math.max(1, cores);
 }
 
-function labelsFor(ids: string[], meta: WsolMetadata): Int32Array {
-  return Int32Array.from(ids, (id) => {
-    const y = meta.classLabels.get(id);
-    if (y === undefined) throw new InputError(`no class label for image '${id}'`);
-    return y;
-  });
-}
-
 /** Features (cached), the held-out split, the CAM baseline (stage), round-1 cues. */
 async function prepareInputs(
   cfg: RunConfig,
@@ -157,7 +149,7 @@ async function prepareInputs(
   const train = await features("train", true);
   const test = await features(cfg.eval.split, cfg.eval.flipTta);
   const trainMeta = dataset.splits.train;
-  const labels = labelsFor(train.ids, trainMeta);
+  const labels = classLabelsOf(trainMeta, train.ids);
 
   let val = train, valMeta = trainMeta, valIds: string[], fitIds: string[];
   if (dataset.splits.val) {

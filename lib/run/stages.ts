@@ -44,14 +44,29 @@ export async function stageDir(root: string, stage: string, key: unknown): Promi
   return join(root, stage, await contentKey(key));
 }
 
+/**
+ * A folder's `stage.json`: the canonical key it was computed for and whether it finished;
+ * null when there is none. An unreadable marker holds no key this code can match.
+ */
+async function readMarker(dir: string): Promise<{ key: unknown; done: boolean } | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(dir, MARKER));
+  } catch {
+    return null;
+  }
+  try {
+    const m = JSON.parse(text);
+    return { key: m.key, done: m.done === true };
+  } catch {
+    return { key: null, done: false };
+  }
+}
+
 /** Whether the stage of `key` has finished in `dir`. */
 export async function stageFinished(dir: string, key: unknown): Promise<boolean> {
-  try {
-    const m = JSON.parse(await Deno.readTextFile(join(dir, MARKER)));
-    return m.done === true && m.key === canonicalJson(key);
-  } catch {
-    return false;
-  }
+  const m = await readMarker(dir);
+  return m !== null && m.done && m.key === canonicalJson(key);
 }
 
 /**
@@ -94,11 +109,8 @@ export async function cachedStage<T>(spec: StageSpec<T>): Promise<T> {
 const WAIT_MS = 2000;
 
 async function computeLocked<T>(spec: StageSpec<T>, dir: string): Promise<T> {
-  const have = await Deno.readTextFile(join(dir, MARKER)).then(
-    (t) => JSON.parse(t).key,
-    () => null,
-  );
-  if (have !== null && have !== canonicalJson(spec.key)) {
+  const have = await readMarker(dir);
+  if (have !== null && have.key !== canonicalJson(spec.key)) {
     // a folder the user named that holds another run: never silently replace it
     throw new InputError(
       "holds the results of another config: choose another folder or remove this one",

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { sha256Hex } from "../config/identity.ts";
 import { join } from "node:path";
 import { InputError } from "../io/errors.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
@@ -130,11 +131,12 @@ export async function imageFileStamps(
   }));
 }
 
-/** Hex SHA-256 (first 16 hex digits) of a JSON value. */
-export async function hashCacheKey(value: unknown): Promise<string> {
-  const bytes = new TextEncoder().encode(JSON.stringify(value));
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...hash.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+/**
+ * Hex SHA-256 (first 16 hex digits) of a JSON value, in its key order (not canonical like
+ * `contentKey`: the feature and cue cache files are named by this form).
+ */
+export function hashCacheKey(value: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify(value), 16);
 }
 
 /** A file-name-safe form of an id. */
