@@ -36,10 +36,18 @@ export function contentKey(value: unknown, hexDigits = 16): Promise<string> {
   return sha256Hex(canonicalJson(value), hexDigits);
 }
 
-/** The part of a config that decides what a run computes (labels left out). */
+/**
+ * The part of a config that decides what a run computes (labels left out). Keys added after
+ * record version 3 are left out while they hold their no-op value (`eval.extraInputSizes`
+ * empty), so the runs made before they existed keep their keys.
+ */
 export function computedPart(cfg: RunConfig): Omit<RunConfig, "name" | "description"> {
   const out = { ...cfg } as Partial<RunConfig>;
   for (const f of LABEL_FIELDS) delete out[f];
+  if (cfg.eval && (cfg.eval.extraInputSizes?.length ?? 0) === 0) {
+    const { extraInputSizes: _none, ...evalRest } = cfg.eval;
+    out.eval = evalRest as RunConfig["eval"];
+  }
   return out as Omit<RunConfig, "name" | "description">;
 }
 

@@ -183,6 +183,18 @@ function checkValue(
     case "bool":
       if (typeof value !== "boolean") fail("true or false");
       return;
+    case "list": {
+      const most = spec.maxLength === undefined ? "" : ` of at most ${spec.maxLength}`;
+      if (
+        !Array.isArray(value) || (spec.maxLength !== undefined && value.length > spec.maxLength)
+      ) {
+        fail(`a list${most} (e.g. [448])`);
+      }
+      (value as unknown[]).forEach((v, i) =>
+        checkValue(v, spec.item, [...path, String(i)], where, text, partial)
+      );
+      return;
+    }
     case "string":
       if (typeof value !== "string" || (spec.nonEmpty && value === "")) {
         fail(spec.nonEmpty ? "a non-empty string" : "a string");

@@ -18,6 +18,7 @@ export type FieldSpec =
   | { kind: "string"; nonEmpty?: boolean; help?: string }
   | { kind: "enum"; values: readonly string[]; help?: string }
   | { kind: "nullable"; inner: FieldSpec; help?: string }
+  | { kind: "list"; item: FieldSpec; maxLength?: number; help?: string }
   | { kind: "object"; fields: Record<string, FieldSpec>; help?: string };
 
 /** Datasets a run can use. */
@@ -162,6 +163,12 @@ export interface EvalSection {
   flipTta: boolean;
   /** Threshold step of the box evaluator. */
   camCurveInterval: number;
+  /**
+   * Multi-scale maps: also run the encoder on the images resized to these square sides (px)
+   * and average each head's normalised maps over all sizes in the 224 frame; class scores stay
+   * the encoder's own size's. Empty: its own size only.
+   */
+  extraInputSizes: number[];
 }
 
 /** A complete run configuration. */
@@ -245,7 +252,13 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
     optimizer: { ...DEFAULT_OPTIMIZER, lr: 3e-2, weightDecay: 1e-4 },
     schedule: DEFAULT_SCHEDULE,
   },
-  eval: { split: "test", baselines: true, flipTta: false, camCurveInterval: 0.01 },
+  eval: {
+    split: "test",
+    baselines: true,
+    flipTta: false,
+    camCurveInterval: 0.01,
+    extraInputSizes: [],
+  },
 };
 
 const int = (min?: number, max?: number): FieldSpec => ({ kind: "int", min, max });
@@ -341,5 +354,6 @@ export const RUN_CONFIG_SCHEMA: FieldSpec = obj({
     baselines: bool,
     flipTta: bool,
     camCurveInterval: { kind: "number", above: 0, max: 0.5 },
+    extraInputSizes: { kind: "list", item: int(32, 1024), maxLength: 4 },
   }),
 });

@@ -1,7 +1,7 @@
 /**
  * Evaluation of a localization head on cached tokens (and of fixed maps and cue maps) with
  * wsolevaluation's box metrics: score maps (optionally saved, wsolevaluation layout), class
- * scores, optional test-time flip.
+ * scores, optional test-time flip and multi-scale maps.
  *
  * @module
  */
@@ -17,6 +17,8 @@ import { alignCueSet, featureRows, plainViewIndex } from "../cues/sources.ts";
 import { readFeatureTokens } from "../model/token_source.ts";
 import type { CueSet } from "../cues/cues.ts";
 import { flipMapHorizontal } from "../cues/sampler.ts";
+import { PIPELINE_IMAGE_SIZE } from "../data/image.ts";
+import type { MapGeometry } from "./localize.ts";
 import { BoxEvaluator, type BoxMetrics, normalizeScoremap } from "../metrics/mod.ts";
 import { gridMapToScoremap, localizeTokens } from "./localize.ts";
 
@@ -40,6 +42,50 @@ export interface EvaluateOptions {
    * the 224×224 frame (exact for any cell geometry) and average maps and class scores.
    */
   flipTta?: boolean;
+  /**
+   * Multi-scale maps: tokens of the same images with the encoder run at other input sides.
+   * Each scale's map (and its flip view's, with `flipTta`) is upsampled into the 224 frame at
+   * its own cell centres; the normalised maps are averaged. Class scores stay the native ones.
+   */
+  extraScales?: ScaleFeatures[];
+}
+
+/** Tokens of the images with the encoder run at input side `inputSize` (px). */
+export interface ScaleFeatures {
+  features: FeatureSet;
+  inputSize: number;
+}
+
+/**
+ * Where `features`' cells sit in the `frame`-sized evaluation frame when the encoder ran on
+ * the image resized to `inputSize`: the same image area, so stride and centre positions (in
+ * continuous pixel coordinates, pixel k spanning [k, k+1)) scale by frame / inputSize.
+ *
+ * @example
+ * ```ts
+ * frameGeometry({ grid: [28, 28], stride: 16, cellOffset: 15.5 }, 448); // stride 8, offset 7.75
+ * ```
+ */
+export function frameGeometry(
+  features: { grid: [number, number]; stride: number; cellOffset: number },
+  inputSize: number,
+  frame = PIPELINE_IMAGE_SIZE,
+): MapGeometry {
+  const r = frame / inputSize;
+  return {
+    grid: features.grid,
+    stride: features.stride * r,
+    cellOffset: features.cellOffset * r,
+    size: frame,
+  };
+}
+
+/** The normalised mean of normalised maps (in the order given). */
+function fuseMaps(maps: Float32Array[]): Float32Array {
+  const out = new Float32Array(maps[0].length);
+  for (const m of maps) for (let p = 0; p < out.length; p++) out[p] += m[p];
+  for (let p = 0; p < out.length; p++) out[p] /= maps.length;
+  return normalizeScoremap(out);
 }
 
 /** Metrics plus timing of one evaluation. */
@@ -76,6 +122,19 @@ export async function evaluateHead(
       `flip TTA needs the features' 'flip' view (they have: ${features.views.join(", ")})`,
     );
   }
+  const scales = (opts.extraScales ?? []).map((e) => {
+    const fv = e.features.views.indexOf("flip");
+    if (opts.flipTta && fv < 0) {
+      throw new InputError(`flip TTA needs the 'flip' view of the ${e.inputSize}px tokens too`);
+    }
+    return {
+      features: e.features,
+      rows: featureRows(e.features, ids),
+      view: plainViewIndex(e.features),
+      flipView: opts.flipTta ? fv : -1,
+      geometry: frameGeometry(e.features, e.inputSize),
+    };
+  });
   const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
   const bs = opts.batchSize ?? 32;
   const bar = opts.progress === false
@@ -92,16 +151,28 @@ export async function evaluateHead(
       const t0 = performance.now();
       const lo = { batchSize: bs, topk: 1, classes };
       const res = await localizeTokens(head, tokens, part.length, features, lo);
+      const maps = res.map((r) => [r.map]);
       if (flipView >= 0) {
         const f = await readFeatureTokens(features, flipView, part);
         const resF = await localizeTokens(head, f, part.length, features, lo);
         res.forEach((r, i) => {
-          const m = flipMapHorizontal(resF[i].map, 224, 224);
-          for (let p = 0; p < m.length; p++) m[p] = (m[p] + r.map[p]) / 2;
-          r.map = normalizeScoremap(m);
+          maps[i].push(flipMapHorizontal(resF[i].map, 224, 224));
           r.scores = r.scores.map((v, k) => (v + resF[i].scores[k]) / 2);
         });
       }
+      for (const sc of scales) {
+        const rowsS = sc.rows.slice(s, s + bs);
+        for (const v of sc.flipView >= 0 ? [sc.view, sc.flipView] : [sc.view]) {
+          const t = await readFeatureTokens(sc.features, v, rowsS);
+          const rs = await localizeTokens(head, t, rowsS.length, sc.geometry, lo);
+          rs.forEach((r, i) =>
+            maps[i].push(v === sc.view ? r.map : flipMapHorizontal(r.map, 224, 224))
+          );
+        }
+      }
+      res.forEach((r, i) => {
+        if (maps[i].length > 1) r.map = fuseMaps(maps[i]);
+      });
       headMs += performance.now() - t0;
       for (let i = 0; i < part.length; i++) {
         const id = ids[s + i];

@@ -52,6 +52,11 @@ export interface TfjsCnnEncoderOptions {
   scaling?: PixelScaling;
   /** Name used in the id (default: the folder's name). */
   name?: string;
+  /**
+   * Square input side to run at instead of the model's own (folded mode only: the network is
+   * fully convolutional, so the grid grows with the input); the id then ends in `@<side>px`.
+   */
+  inputSize?: number;
 }
 
 /** The serialisable recipe of a {@link TfjsCnnEncoder} (what a worker needs to rebuild it). */
@@ -167,10 +172,19 @@ export class TfjsCnnEncoder implements PatchEncoder {
     try {
       const names = model.layers.map((l) => l.name);
       if (!names.includes(layer)) throw unknownLayerError(layer, names, name);
+      const ownSize = Number(model.inputs[0].shape[1]);
+      const inputSize = opts.inputSize ?? ownSize;
+      const resized = inputSize !== ownSize;
+      if (resized && mode !== "folded") {
+        throw new InputError(
+          `${name}: input size ${inputSize} needs mode 'folded' (got '${mode}')`,
+        );
+      }
       // The folded chain knows the geometry in both modes.
       const chain = await compileLayersChain(model, layer, {
         fold: mode === "folded",
         keep: [layer],
+        inputSize: [inputSize, inputSize],
       });
       const geometry = chain.geometry(layer);
       if (geometry === null) {
@@ -183,12 +197,19 @@ export class TfjsCnnEncoder implements PatchEncoder {
         chain.dispose();
         subModel = layersSubModel(model, layer);
       }
-      const inputSize = Number(model.inputs[0].shape[1]);
       const encoder = new TfjsCnnEncoder({
-        id: `${name}@${layer}`,
+        id: `${name}@${layer}${resized ? `@${inputSize}px` : ""}`,
         layer,
         mode,
-        spec: { kind: "tfjs-cnn", dir, layer, mode, scaling, name },
+        spec: {
+          kind: "tfjs-cnn",
+          dir,
+          layer,
+          mode,
+          scaling,
+          name,
+          ...(resized ? { inputSize } : {}),
+        },
         fingerprint: await weightsDigest(dir),
         inputSize,
         geometry,

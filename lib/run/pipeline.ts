@@ -35,7 +35,13 @@ import { buildCues, parseCueRecipe } from "./cue_recipe.ts";
 import { readCamHead, trainCamHead, writeCamHead } from "../train/cam.ts";
 import { type TrainConfig, type TrainResult, trainTedLoc } from "../train/trainer.ts";
 import { loadTedLocCheckpoint } from "../train/checkpoint.ts";
-import { evaluateCueSet, evaluateFixedMap, evaluateHead } from "../eval/evaluate.ts";
+import {
+  evaluateCueSet,
+  evaluateFixedMap,
+  evaluateHead,
+  type ScaleFeatures,
+} from "../eval/evaluate.ts";
+import { extraScaleFeatures } from "./scales.ts";
 import type { RunInputs } from "./inputs.ts";
 import { cachedStage } from "./stages.ts";
 import { camTrainInput, trainConfigInput } from "./run_config.ts";
@@ -103,6 +109,8 @@ export interface PreparedInputs {
   cam: CamHead;
   cues: CueSet;
   cueValidation: BoxMetrics | null;
+  /** Test (and held-out) tokens at `eval.extraInputSizes` (empty without). */
+  scales: { test: ScaleFeatures[]; val: ScaleFeatures[]; encoderMs: number[] };
 }
 
 type Clock = <T>(name: string, f: () => Promise<T>) => Promise<T>;
@@ -205,7 +213,31 @@ async function prepareInputs(
       ids: valIds,
       camCurveInterval: cfg.eval.camCurveInterval,
     });
-  return { train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation };
+  const scales = await clock("features", () => scaleInputs(cfg, inputs, valIds, fq));
+  return { train, test, labels, val, valMeta, valIds, fitIds, cam, cues, cueValidation, scales };
+}
+
+/** Test and held-out tokens at the extra input sizes (none when `eval.extraInputSizes` is empty). */
+async function scaleInputs(
+  cfg: RunConfig,
+  inputs: RunInputs,
+  valIds: string[],
+  fq: { workers: number; cacheDir: string; progress?: ProgressOptions | false },
+): Promise<PreparedInputs["scales"]> {
+  const sizes = cfg.eval.extraInputSizes;
+  if (sizes.length === 0) return { test: [], val: [], encoderMs: [] };
+  const split = cfg.eval.split,
+    views = cfg.eval.flipTta ? ["test", "flip"] as const : ["test"] as const;
+  const timeIds = inputs.dataset.splits[split]?.imageIds.slice(0, 16) ?? [];
+  const test = await extraScaleFeatures(inputs, sizes, { split, views: [...views] }, fq, timeIds);
+  const hasVal = inputs.dataset.splits.val !== undefined;
+  const val = !hasVal && valIds.length === 0 ? { scales: [] } : await extraScaleFeatures(
+    inputs,
+    sizes,
+    hasVal ? { split: "val", views: ["test"] } : { split: "train", views: ["test"], ids: valIds },
+    fq,
+  );
+  return { test: test.scales, val: val.scales, encoderMs: test.encoderMs };
 }
 
 /**
@@ -328,7 +360,9 @@ export async function runPipeline(
       grid: p.train.grid,
       features: p.train,
     });
-    roundMetrics.push((await evaluateHead(head, p.test, testMeta, ev)).metrics);
+    roundMetrics.push(
+      (await evaluateHead(head, p.test, testMeta, { ...ev, extraScales: p.scales.test })).metrics,
+    );
     fit.model.dispose();
     fit = await clock("train tedloc", () => fitRound(cfg, inputs, p, cues, r, opts));
   }
@@ -367,9 +401,9 @@ async function validate(
 ): Promise<Record<string, BoxMetrics>> {
   const validation: Record<string, BoxMetrics> = {};
   if (p.valIds.length === 0) return validation;
-  const on = { ...ev, ids: p.valIds };
+  const on = { ...ev, ids: p.valIds, extraScales: p.scales.val };
   validation.tedloc = (await evaluateHead(ted, p.val, p.valMeta, on)).metrics;
-  if (cfg.eval.flipTta && p.val.views.includes("flip")) {
+  if (cfg.eval.flipTta && p.val.views.includes("flip") && p.scales.val.length === 0) {
     validation["tedloc+flip"] =
       (await evaluateHead(ted, p.val, p.valMeta, { ...on, flipTta: true })).metrics;
   }
@@ -389,10 +423,12 @@ async function evaluateRows(
 ): Promise<{ rows: PipelineRow[]; tedMetrics: BoxMetrics }> {
   const { dataset, encoder } = inputs;
   const split = cfg.eval.split, testMeta = dataset.splits[split];
-  const encoderMs = await encoderMsPerImage(inputs, p.test.ids.slice(0, 16), split);
+  const encoderMs = await encoderMsPerImage(inputs, p.test.ids.slice(0, 16), split) +
+    p.scales.encoderMs.reduce((a, b) => a + b, 0);
   const space = buildAnchorSpace(inputs.anchors, trainConfig.anchors);
   const vanilla = new VanillaSimilarityHead(p.test.dim, space, trainConfig.anchors.projSeed);
   const N = p.test.grid[0] * p.test.grid[1];
+  const scaleTokens = [N, ...p.scales.test.map((e) => e.features.grid[0] * e.features.grid[1])];
   const { baselines, flipTta } = cfg.eval;
   const evals: { head: LocalizationHead; flip: boolean }[] = [
     { head: ted, flip: false },
@@ -410,6 +446,7 @@ async function evaluateRows(
         progress: opts.progress,
         camCurveInterval: cfg.eval.camCurveInterval,
         flipTta: flip,
+        extraScales: p.scales.test,
         scoremapDir: method === "tedloc" ? opts.scoremapDir : undefined,
       }));
     if (method === "tedloc") tedMetrics = r.metrics;
@@ -418,7 +455,7 @@ async function evaluateRows(
       method,
       metrics: r.metrics,
       params: { encoder: encParams, head: hp, total: encParams + hp },
-      headFlops: head.flops(N) * (flip ? 2 : 1),
+      headFlops: scaleTokens.reduce((a, n) => a + head.flops(n), 0) * (flip ? 2 : 1),
       msPerImage: encoderMs * (flip ? 2 : 1) + r.headMsPerImage,
     });
   }

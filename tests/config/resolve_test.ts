@@ -172,3 +172,23 @@ Deno.test("config: run keys ignore labels and key order, and change with anythin
   assert(await runKey(a, "d") !== await runKey(seeded, "d"), "the seed is part of the key");
   assertEquals(keyLine('{\n "a": {\n  "b": 1\n }\n}', ["a", "b"]), 3);
 });
+
+Deno.test("config: eval.extraInputSizes is a checked list, and its empty default leaves run keys as they were", async () => {
+  const a = structuredClone(DEFAULT_RUN_CONFIG);
+  // the key of a config without the field (as before it existed) equals the default's
+  const { extraInputSizes: _gone, ...evalBefore } = a.eval;
+  const before = { ...a, eval: evalBefore } as unknown as typeof a;
+  assertEquals(await runKey(a, "d"), await runKey(before, "d"));
+  const multi = structuredClone(a);
+  multi.eval.extraInputSizes = [448];
+  assert(await runKey(a, "d") !== await runKey(multi, "d"), "extra sizes are part of the key");
+  assertEquals(
+    (await resolveRunConfig({ set: ["eval.extraInputSizes=[320,448]"] })).eval.extraInputSizes,
+    [320, 448],
+  );
+  const msg = (s: string) =>
+    assertRejects(() => resolveRunConfig({ set: [s] }), "").then((e) => (e as Error).message);
+  assert((await msg("eval.extraInputSizes=448")).includes("must be a list"), "a bare number");
+  assert((await msg("eval.extraInputSizes=[16]")).includes("eval.extraInputSizes.0"), "range");
+  assert((await msg("eval.extraInputSizes=[1,2,3,4,5]")).includes("at most 4"), "length");
+});

@@ -6,7 +6,12 @@ import { readNpy } from "../../lib/io/npy.ts";
 import { centerGaussianMap } from "../../lib/metrics/mod.ts";
 import type { LocalizationHead } from "../../lib/model/baselines.ts";
 import type { FeatureSet } from "../../lib/model/encoder.ts";
-import { evaluateFixedMap, evaluateHead, localizeTokens } from "../../lib/eval/mod.ts";
+import {
+  evaluateFixedMap,
+  evaluateHead,
+  frameGeometry,
+  localizeTokens,
+} from "../../lib/eval/mod.ts";
 import { makeSyntheticTokens } from "../../lib/train/synthetic.ts";
 
 /** Tokens [mask, one-hot class…] per patch, and a head reading them back: a perfect oracle. */
@@ -139,6 +144,68 @@ Deno.test("evaluateHead: flip TTA averages the mirrored flip-view map (a mirrore
   await assertRejects(
     () => evaluateHead(head, features, syn.metadata, { progress: false, flipTta: true }),
     "needs the features' 'flip' view",
+  );
+});
+
+/** The oracle's tokens as an encoder with twice the input side would give them: each cell 2×2. */
+function twiceFiner(f: FeatureSet, mirror = false): FeatureSet {
+  const [gh, gw] = f.grid, d = f.dim, n = f.ids.length, W = 2 * gw, N2 = 4 * gh * gw;
+  const tokens = new Float32Array(n * N2 * d);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < 2 * gh; y++) {
+      for (let x = 0; x < W; x++) {
+        const sx = mirror ? gw - 1 - (x >> 1) : x >> 1;
+        const src = (i * gh * gw + (y >> 1) * gw + sx) * d;
+        tokens.set(f.tokens.subarray(src, src + d), (i * N2 + y * W + x) * d);
+      }
+    }
+  }
+  // in the doubled input the cells are f.stride apart, centred at f.stride/2 (an even split)
+  return { ...f, grid: [2 * gh, W], stride: f.stride, cellOffset: f.stride / 2, tokens };
+}
+
+Deno.test("evaluateHead: extra scales average each size's map in the 224 frame; class scores stay native", async () => {
+  await initBackend("cpu");
+  assertEquals(frameGeometry({ grid: [28, 28], stride: 16, cellOffset: 15.5 }, 448), {
+    grid: [28, 28],
+    stride: 8,
+    cellOffset: 7.75,
+    size: 224,
+  });
+  const same = frameGeometry({ grid: [14, 14], stride: 16, cellOffset: 15.5 }, 224);
+  assertEquals([same.stride, same.cellOffset], [16, 15.5]);
+  const { features, head, syn } = oracle();
+  const plain = await evaluateHead(head, features, syn.metadata, { progress: false });
+  const finer = twiceFiner(features);
+  const two = await evaluateHead(head, features, syn.metadata, {
+    progress: false,
+    extraScales: [{ features: finer, inputSize: 448 }],
+  });
+  assertAlmostEquals(two.metrics.maxBoxAcc, 100, 1e-9);
+  assertEquals(two.metrics.top1Cls, plain.metrics.top1Cls);
+  // the extra map is really used: a mirrored one puts a ghost beside each object
+  const ghost = await evaluateHead(head, features, syn.metadata, {
+    progress: false,
+    extraScales: [{ features: twiceFiner(features, true), inputSize: 448 }],
+  });
+  assert(ghost.metrics.maxBoxAccV2 < two.metrics.maxBoxAccV2, "a wrong extra scale must hurt");
+  await assertRejects(
+    () =>
+      evaluateHead(
+        head,
+        {
+          ...features,
+          views: ["test", "flip"],
+          tokens: new Float32Array(2 * features.tokens.length),
+        },
+        syn.metadata,
+        {
+          progress: false,
+          flipTta: true,
+          extraScales: [{ features: finer, inputSize: 448 }],
+        },
+      ),
+    "'flip' view of the 448px tokens",
   );
 });
 

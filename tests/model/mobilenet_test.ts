@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../assert.ts";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { sharedDataPath } from "../../lib/util/paths.ts";
 import {
@@ -101,6 +101,38 @@ Deno.test("default encoder and classifier (vendored MobileNet v1 0.25): geometry
     clf.dispose();
     assertEquals(tf.memory().numTensors, n0, `classifier (${mode}) leaks no tensors`);
   }
+});
+
+Deno.test("TfjsCnnEncoder at another input size: a finer grid over the same image, its own id and recipe", async () => {
+  await initBackend("wasm");
+  const n0 = tf.memory().numTensors;
+  const base = await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR);
+  const big = await TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR, { inputSize: 448 });
+  assertEquals(big.id, "mobilenet_v1_0.25_224@conv_pw_11_relu@448px");
+  assertEquals([big.grid, big.dim, big.stride, big.cellOffset, big.inputSize], [
+    [28, 28],
+    128,
+    16,
+    15.5,
+    448,
+  ]);
+  assertEquals((big.spec as { inputSize?: number }).inputSize, 448);
+  assertEquals((base.spec as { inputSize?: number }).inputSize, undefined, "own size: old recipe");
+  // a flat image: cells whose receptive field (~160 px radius) misses the zero padding are equal
+  const a = tf.tidy(() => base.encode(tf.fill([1, 224, 224, 3], 100) as tf.Tensor4D));
+  const b = tf.tidy(() => big.encode(tf.fill([1, 448, 448, 3], 100) as tf.Tensor4D));
+  assertEquals([a.shape, b.shape], [[1, 196, 128], [1, 784, 128]]);
+  const bv = b.arraySync()[0];
+  bv[13 * 28 + 13].forEach((v, k) => assertAlmostEquals(bv[14 * 28 + 14][k], v, 1e-5));
+  assert(bv[0].some((v, k) => Math.abs(v - bv[14 * 28 + 14][k]) > 1e-3), "the corner sees padding");
+  tf.dispose([a, b]);
+  await assertRejects(
+    () => TfjsCnnEncoder.load(DEFAULT_MOBILENET_DIR, { inputSize: 448, mode: "layers" }),
+    "needs mode 'folded'",
+  );
+  base.dispose();
+  big.dispose();
+  assertEquals(tf.memory().numTensors, n0);
 });
 
 Deno.test("MobileNet v1 0.25/0.75 (real files): folded graph equals Layers predict; goldfinch; CAM on the bird", async (t) => {
