@@ -11,8 +11,8 @@
  * Ours at 1 wasm thread, at `TEDLOC_WASM_THREADS=N` and as N processes at once (how the product
  * uses cores: runs/extraction workers); PyTorch at torch.set_num_threads(1) and (N) (the
  * evaluator is Python + OpenCV: N worker processes). Warm-up excluded, median of repeats. Also
- * checks that both MobileNets agree on real CUB images (max |Δ| of pw11) and both evaluators on
- * MaxBoxAccV2. Prints a table and writes JSON (default runs/side_by_side.json).
+ * checks that both MobileNets agree on real CUB images (max |Δ| of pw11), both train steps on
+ * the same inputs (losses, gradients, Adam update) and both evaluators on MaxBoxAccV2. Prints a table and writes JSON (default runs/side_by_side.json).
  *
  * Without a Python that imports torch, numpy and cv2 it prints one line saying why and exits 0
  * (make one with `bench/torch/setup.sh` → `.venv-torch/`).
@@ -46,8 +46,11 @@ function count(name: string, dflt: number, min = 1): number {
 const OURS = projectPath("bench", "side_by_side_ours.ts");
 const TORCH = projectPath("bench", "torch", "bench_torch.py");
 
-/** The Python to use and its torch version, or why there is none. */
-async function findPython(): Promise<{ python: string; version: string } | { why: string }> {
+/**
+ * The Python to use (`--python`, `$TEDLOC_TORCH_PYTHON`, or `.venv-torch/bin/python`) and its
+ * torch version, or why there is none (it must import torch, numpy and cv2).
+ */
+export async function findPython(): Promise<{ python: string; version: string } | { why: string }> {
   const python = arg("python", "") || Deno.env.get("TEDLOC_TORCH_PYTHON") ||
     projectPath(".venv-torch", "bin", "python");
   try {
@@ -237,6 +240,15 @@ async function measure(
   return row;
 }
 
+/** The two train steps on the same seeded inputs: losses, gradients, Adam update. */
+async function stepParity(python: string, tmp: string): Promise<Json> {
+  await runAll([ours("stepdump", 1, ["--out", join(tmp, "step")])], false);
+  return (await runAll([{
+    cmd: python,
+    args: [projectPath("bench", "torch", "check_step.py"), join(tmp, "step")],
+  }], false))[0];
+}
+
 /** The two MobileNets on the same real CUB pixels: max |Δ| of conv_pw_11_relu. */
 async function parity(python: string, modelDir: string, tmp: string): Promise<Json> {
   const dump =
@@ -322,6 +334,7 @@ if (import.meta.main) {
     const check = modelDir && only.includes("encoder")
       ? await parity(py.python, modelDir, tmp)
       : { skipped: "encoder not measured" };
+    const step = only.includes("train") ? await stepParity(py.python, tmp) : null;
     const result = {
       date: new Date().toISOString(),
       torch: py.version,
@@ -332,6 +345,7 @@ if (import.meta.main) {
       options: o,
       rows,
       pw11Parity: check,
+      trainStepParity: step,
       seconds: (performance.now() - t0) / 1000,
     };
     console.log(table(rows, o.cores));
@@ -340,6 +354,17 @@ if (import.meta.main) {
         `pw11 on ${check.images} CUB test images: max |Δ| ${
           (check.maxAbsDiff as number).toExponential(2)
         } (activations up to ${check.maxActivation})`,
+      );
+    }
+    if (step) {
+      console.log(
+        `train step on the same inputs: losses within ${
+          (step.maxLossRelDiff as number).toExponential(1)
+        } (relative), gradients ${
+          (step.maxGradDiffOverMaxGrad as number).toExponential(1)
+        } of the largest, weights after Adam ${
+          (step.maxWeightDiffAfterAdam as number).toExponential(1)
+        }`,
       );
     }
     const ev = rows.find((r) => r.metric === "eval");

@@ -14,6 +14,8 @@
  *   timing (bicubic 14 → 224, negatives cut, min–max), as the Python side does.
  * - `--mode workload --out DIR`: writes the eval workload both sides read (`grids.npy`
  *   `[1389, 14, 14]` float32 CAM-like grids, `gt.npy` `[1389, 4]` int32 boxes in the 224 frame).
+ * - `--mode stepdump --out DIR`: one train step on seeded inputs (tokens, labels, patches,
+ *   anchors, weights before/after Adam, losses, gradients) for bench/torch/check_step.py.
  * - `--mode dump --out DIR [--n 4]`: the first n CUB-50 test images through our pipeline's test
  *   view (`inputs.npy` uint8 `[n, 224, 224, 3]`) and our pw11 activations (`pw11.npy` float32
  *   `[n, 14, 14, 384]`), for bench/torch/check_pw11.py.
@@ -33,7 +35,15 @@ import { emptyMetadata } from "../lib/data/metadata.ts";
 import { readNpy, writeNpy } from "../lib/io/npy.ts";
 import { BoxEvaluator, normalizeScoremap, resizeBicubic } from "../lib/metrics/mod.ts";
 import { TfjsCnnEncoder } from "../lib/model/mobilenet.ts";
-import { makeSyntheticTokens, trainTedLoc } from "../lib/train/mod.ts";
+import type { AnchorSpace } from "../lib/model/anchor_space.ts";
+import { DEFAULT_LOSS_WEIGHTS, sampledPatchLists, tedLocLosses } from "../lib/model/losses.ts";
+import { resolveTedLocConfig, TedLocModel } from "../lib/model/tedloc.ts";
+import {
+  DEFAULT_OPTIMIZER,
+  makeSyntheticTokens,
+  Optimizer,
+  trainTedLoc,
+} from "../lib/train/mod.ts";
 import { sharedDataPath } from "../lib/util/paths.ts";
 import { Rng } from "../lib/util/rng.ts";
 
@@ -225,6 +235,94 @@ async function dumpMode(out: string, n: number): Promise<Record<string, unknown>
   return { images: paths.map((p) => p[1]), out };
 }
 
+/**
+ * One TeD-Loc train step on seeded inputs at the bench's shapes, everything a second
+ * implementation needs to redo it: tokens, labels, FG/BG patch indices, anchors, the weights
+ * before, the three losses, the gradients and the weights after one Adam step (lr 1e-3).
+ */
+async function stepDumpMode(out: string): Promise<Record<string, unknown>> {
+  await initBackend("wasm");
+  const B = 32, N = 196, D = 384, d = 128, C = 50, K = 8, rng = new Rng(7);
+  const vectors = new Float32Array(C * d).map(() => rng.normal());
+  for (let c = 0; c < C; c++) {
+    const row = vectors.subarray(c * d, (c + 1) * d);
+    const n = Math.hypot(...row);
+    row.forEach((v, j) => row[j] = v / n);
+  }
+  const space: AnchorSpace = {
+    classNames: Array.from({ length: C }, (_, c) => `c${c}`),
+    vectors,
+    count: C,
+    dim: d,
+    rawDim: d,
+    ortho: "none",
+    source: "side_by_side stepdump",
+  };
+  const model = new TedLocModel(
+    resolveTedLocConfig(D, d, C, { decoder: { hidden: 256 }, initSeed: 0 }),
+    space,
+  );
+  const tokens = new Float32Array(B * N * D).map(() => rng.normal());
+  const labels = Int32Array.from({ length: B }, () => rng.int(C));
+  const fgIdx = new Int32Array(B * K), bgIdx = new Int32Array(B * K);
+  const fg = new Float32Array(B * N), bg = new Float32Array(B * N);
+  for (let b = 0; b < B; b++) {
+    const order = rng.shuffle(Array.from({ length: N }, (_, i) => i));
+    for (let k = 0; k < K; k++) {
+      fgIdx[b * K + k] = order[k];
+      bgIdx[b * K + k] = order[K + k];
+      fg[b * N + order[k]] = 1;
+      bg[b * N + order[K + k]] = 1;
+    }
+  }
+  const lists = sampledPatchLists(fg, bg, labels, N);
+  const before = await model.getWeights();
+  const x = tf.tensor3d(tokens, [B, N, D]), y = tf.tensor1d(labels, "int32");
+  const fgMask = tf.tensor2d(fg, [B, N]), bgMask = tf.tensor2d(bg, [B, N]);
+  const sampled = {
+    index: tf.tensor1d(lists.index, "int32"),
+    labels: tf.tensor1d(lists.labels, "int32"),
+    isFg: tf.tensor1d(lists.isFg),
+  };
+  let terms: tf.Tensor[] = [];
+  const nameOf = new Map([...model.params].map(([n, v]) => [v.name, n]));
+  const { value, grads } = tf.variableGrads(() => {
+    const L = tedLocLosses(model, model.forward(x), { labels: y, fgMask, bgMask, sampled }, {
+      ...DEFAULT_LOSS_WEIGHTS,
+    });
+    terms = [L.kd, L.pcl, L.icl].map((t) => tf.keep(t));
+    return L.total;
+  }, model.trainableVariables());
+  const byName = new Map(Object.entries(grads).map(([n, g]) => [nameOf.get(n)!, g]));
+  const gradArrays = Object.fromEntries(
+    await Promise.all([...byName].map(async ([n, g]) => [n, await g.data()] as const)),
+  );
+  const [total, kd, pcl, icl] = await Promise.all(
+    [value, ...terms].map(async (t) => (await t.data())[0]),
+  );
+  const opt = new Optimizer(model.params, { ...DEFAULT_OPTIMIZER });
+  opt.apply(byName, 1e-3);
+  const after = await model.getWeights();
+  await Deno.mkdir(out, { recursive: true });
+  await writeNpy(join(out, "tokens.npy"), tokens, [B, N, D]);
+  await writeNpy(join(out, "labels.npy"), labels, [B]);
+  await writeNpy(join(out, "fg.npy"), fgIdx, [B, K]);
+  await writeNpy(join(out, "bg.npy"), bgIdx, [B, K]);
+  await writeNpy(join(out, "anchors.npy"), vectors, [C, d]);
+  for (const [n, w] of Object.entries(before)) {
+    await writeNpy(join(out, `w0.${n}.npy`), w.data, w.shape);
+    await writeNpy(join(out, `grad.${n}.npy`), gradArrays[n] as Float32Array, w.shape);
+    await writeNpy(join(out, `w1.${n}.npy`), after[n].data, w.shape);
+  }
+  const losses = { total, kd, pcl, icl };
+  await Deno.writeTextFile(join(out, "losses.json"), JSON.stringify(losses));
+  tf.dispose([x, y, fgMask, bgMask, value, ...terms, ...Object.values(grads)]);
+  tf.dispose(Object.values(sampled));
+  opt.dispose();
+  model.dispose();
+  return { out, params: Object.keys(before), losses };
+}
+
 if (import.meta.main) {
   const mode = arg("mode", "");
   const iters = intArg("iters", 5);
@@ -242,12 +340,15 @@ if (import.meta.main) {
     case "workload":
       res = await workloadMode(arg("out", ""));
       break;
+    case "stepdump":
+      res = await stepDumpMode(arg("out", ""));
+      break;
     case "dump":
       res = await dumpMode(arg("out", ""), intArg("n", 4));
       break;
     default:
       throw new Error(
-        `side_by_side_ours.ts: --mode must be encoder, train, eval, workload or dump, got '${mode}'`,
+        `side_by_side_ours.ts: --mode must be encoder, train, eval, workload, dump or stepdump, got '${mode}'`,
       );
   }
   console.log(JSON.stringify({ side: "ours", mode, ...res }));
