@@ -26,13 +26,15 @@ if [ ! -x "$PY" ]; then
 fi
 log=$(mktemp)
 if ! "$PY" -m pip install "torch==$WANT" numpy opencv-python-headless >"$log" 2>&1; then
-  missing=$(grep -oE "(No matching distribution found for|Could not find a version that satisfies the requirement) [^ ]+" "$log" | head -1)
-  if [ -n "$missing" ]; then
-    echo "setup.sh: pip cannot reach a package: $missing (indexes: $("$PY" -m pip config list 2>/dev/null | tr '\n' ' ')); the side-by-side bench will skip" >&2
-  else
-    echo "setup.sh: pip install failed; last lines of its log:" >&2
-    tail -5 "$log" >&2
+  what=$(grep -oE "(No matching distribution found for|Could not find a version that satisfies the requirement|Cannot install) [^ ]+" "$log" | head -1)
+  err=$(grep -m1 "^ERROR:" "$log")
+  where=$(grep -m1 "^Looking in indexes:" "$log")
+  net=""
+  if grep -q "Failed to establish a new connection\|Name or service not known" "$log"; then
+    net="; a remote index was not reachable (${where#Looking in indexes: })"
   fi
+  echo "setup.sh: pip cannot get a package: ${what:-$err}${net}; without $VENV the side-by-side bench skips" >&2
+  echo "setup.sh: pip's log: $(grep "^ERROR:\|conflict is caused by\|requested" "$log" | tr '\n' ' ')" >&2
   rm -f "$log"
   exit 1
 fi
