@@ -18,7 +18,9 @@
  * (make one with `bench/torch/setup.sh` → `.venv-torch/`).
  *
  * Run: `deno run -A bench/side_by_side.ts [--iters 5] [--eval-iters 3] [--steps 60]
- *   [--warmup 10] [--cores 2] [--only encoder,train,eval] [--python P] [--out F]`
+ *   [--warmup 10] [--cores 2] [--maps 1389] [--interval 0.01] [--only encoder,train,eval]
+ *   [--python P] [--out F]` (`--interval 0.001` is wsolevaluation's library default τ step:
+ *   10× the work for the reference's per-threshold contours, little more for our one sweep)
  *
  * @module
  */
@@ -157,7 +159,7 @@ function mergeHits(parts: Json[]): { maxBoxAcc: number; maxBoxAccV2: number } {
 const KEYS: Record<string, { key: string; unit: string; label: string }> = {
   encoder: { key: "encoderImgPerS", unit: "img/s", label: "MobileNet 0.75 → pw11 (batch 16)" },
   train: { key: "trainStepPerS", unit: "step/s", label: "TeD-Loc train step (B 32)" },
-  eval: { key: "evalMapsPerS", unit: "maps/s", label: "box eval, 1,389 maps (τ 0.01)" },
+  eval: { key: "evalMapsPerS", unit: "maps/s", label: "box eval, 224² maps" },
 };
 
 /** One metric on both sides: ours 1 / N threads / N procs, torch 1 / N. */
@@ -170,6 +172,8 @@ async function measure(
     evalIters: number;
     steps: number;
     warmup: number;
+    interval: number;
+    maps: number;
   },
   workload: string,
   modelDir: string,
@@ -179,9 +183,15 @@ async function measure(
   const extra = metric === "train"
     ? ["--steps", String(o.steps), "--warmup", String(o.warmup)]
     : metric === "eval"
-    ? ["--iters", String(it), "--workload", workload]
+    ? ["--iters", String(it), "--workload", workload, "--interval", String(o.interval)]
     : ["--iters", String(it)];
-  const row: Json = { metric, unit: KEYS[metric].unit };
+  const row: Json = {
+    metric,
+    unit: KEYS[metric].unit,
+    label: metric === "eval"
+      ? `box eval, ${o.maps} maps 224² (τ step ${o.interval})`
+      : KEYS[metric].label,
+  };
   console.error(`side_by_side: ${metric}: ours, 1 thread`);
   const one = (await runAll([ours(metric, 1, [...extra, "--part", "0/1"])], false))[0];
   row.ours1 = one[key];
@@ -221,6 +231,8 @@ async function measure(
         modelDir,
         "--workload",
         workload,
+        "--interval",
+        String(o.interval),
       ],
     }], false);
     row[t === 1 ? "torch1" : "torchN"] = r[key];
@@ -273,7 +285,7 @@ function table(rows: Json[], N: number): string {
     `torch/ours ${N} cores`,
   ];
   const lines = rows.map((r) => [
-    `${KEYS[r.metric as string].label}, ${r.unit}`,
+    `${r.label}, ${r.unit}`,
     f(r.ours1),
     f(r.oursThreads),
     f(r.oursProcs),
@@ -308,6 +320,8 @@ if (import.meta.main) {
     evalIters: count("eval-iters", 3),
     steps: count("steps", 60, 10),
     warmup: count("warmup", 10, 1),
+    maps: count("maps", 1389),
+    interval: Number(arg("interval", "0.01")),
   };
   const only = arg("only", "encoder,train,eval").split(",");
   const bad = only.filter((m) => !(m in KEYS));
@@ -320,7 +334,11 @@ if (import.meta.main) {
   const tmp = await Deno.makeTempDir({ prefix: "side_by_side-" });
   const t0 = performance.now();
   try {
-    await runAll([ours("workload", 1, ["--out", tmp])], false);
+    if (!(o.interval > 0 && o.interval < 1)) {
+      console.error(`side_by_side: --interval must be in (0, 1), got '${arg("interval", "")}'`);
+      Deno.exit(2);
+    }
+    await runAll([ours("workload", 1, ["--out", tmp, "--maps", String(o.maps)])], false);
     const rows: Json[] = [];
     for (const m of only) {
       if (m === "encoder" && !modelDir) {
@@ -349,6 +367,11 @@ if (import.meta.main) {
       seconds: (performance.now() - t0) / 1000,
     };
     console.log(table(rows, o.cores));
+    console.log(
+      `torch/ours: how many times faster PyTorch is (${o.cores} cores: against our faster of ` +
+        `threads and processes). Eval: the reference is single-threaded Python + OpenCV, so its ` +
+        `"${o.cores} threads" are ${o.cores} worker processes; ours evaluates in JavaScript (no wasm).`,
+    );
     if ("maxAbsDiff" in check) {
       console.log(
         `pw11 on ${check.images} CUB test images: max |Δ| ${

@@ -9,11 +9,12 @@
  *   losses, backward, Adam), B 32, 196 tokens, 384 → 256 → 128, 50 classes, 192 synthetic
  *   images × 2 views (6 full batches an epoch); `--warmup` steps excluded, then step/s per chunk
  *   of 10 steps.
- * - `--mode eval`: box evaluation (`BoxEvaluator`, τ step 0.01, IoU 30/50/70) of the workload's
+ * - `--mode eval`: box evaluation (`BoxEvaluator`, τ step `--interval`, default 0.01, IoU 30/50/70) of the workload's
  *   maps (`--part i/P`: this process's share), maps/s per repeat; the maps are built before
  *   timing (bicubic 14 → 224, negatives cut, min–max), as the Python side does.
- * - `--mode workload --out DIR`: writes the eval workload both sides read (`grids.npy`
- *   `[1389, 14, 14]` float32 CAM-like grids, `gt.npy` `[1389, 4]` int32 boxes in the 224 frame).
+ * - `--mode workload --out DIR [--maps 1389]`: writes the eval workload both sides read
+ *   (`grids.npy` `[n, 14, 14]` float32 CAM-like grids, `gt.npy` `[n, 4]` int32 boxes in the 224
+ *   frame).
  * - `--mode stepdump --out DIR`: one train step on seeded inputs (tokens, labels, patches,
  *   anchors, weights before/after Adam, losses, gradients) for bench/torch/check_step.py.
  * - `--mode dump --out DIR [--n 4]`: the first n CUB-50 test images through our pipeline's test
@@ -146,10 +147,10 @@ async function trainMode(steps: number, warmup: number): Promise<Record<string, 
 }
 
 /** CAM-like 14×14 grids (low noise, three hot cells) and one GT box each, seeded. */
-async function workloadMode(out: string): Promise<Record<string, unknown>> {
+async function workloadMode(out: string, n: number): Promise<Record<string, unknown>> {
   const rng = new Rng(2026);
-  const grids = new Float32Array(EVAL_MAPS * 196), gt = new Int32Array(EVAL_MAPS * 4);
-  for (let i = 0; i < EVAL_MAPS; i++) {
+  const grids = new Float32Array(n * 196), gt = new Int32Array(n * 4);
+  for (let i = 0; i < n; i++) {
     const g = grids.subarray(i * 196, (i + 1) * 196);
     for (let k = 0; k < 196; k++) g[k] = rng.next() * 0.3;
     for (let k = 0; k < 3; k++) g[Math.floor(rng.next() * 196)] = 1;
@@ -158,15 +159,16 @@ async function workloadMode(out: string): Promise<Record<string, unknown>> {
     gt.set([x0, y0, x0 + w - 1, y0 + h - 1], i * 4);
   }
   await Deno.mkdir(out, { recursive: true });
-  await writeNpy(join(out, "grids.npy"), grids, [EVAL_MAPS, 14, 14]);
-  await writeNpy(join(out, "gt.npy"), gt, [EVAL_MAPS, 4]);
-  return { workload: out, maps: EVAL_MAPS };
+  await writeNpy(join(out, "grids.npy"), grids, [n, 14, 14]);
+  await writeNpy(join(out, "gt.npy"), gt, [n, 4]);
+  return { workload: out, maps: n };
 }
 
 async function evalMode(
   dir: string,
   iters: number,
   part: string,
+  interval: number,
 ): Promise<Record<string, unknown>> {
   const [pi, pn] = part.split("/").map(Number);
   const grids = (await readNpy(join(dir, "grids.npy"))).data as Float32Array;
@@ -184,7 +186,7 @@ async function evalMode(
     maps.push(normalizeScoremap(up.map((v) => Math.max(0, v))));
   }
   const once = () => {
-    const ev = new BoxEvaluator({ metadata: meta, camCurveInterval: 0.01 });
+    const ev = new BoxEvaluator({ metadata: meta, camCurveInterval: interval });
     meta.imageIds.forEach((id, k) => ev.accumulate(maps[k], id));
     return ev.compute();
   };
@@ -335,10 +337,15 @@ if (import.meta.main) {
       res = await trainMode(intArg("steps", 60), intArg("warmup", 10));
       break;
     case "eval":
-      res = await evalMode(arg("workload", ""), iters, arg("part", "0/1"));
+      res = await evalMode(
+        arg("workload", ""),
+        iters,
+        arg("part", "0/1"),
+        Number(arg("interval", "0.01")),
+      );
       break;
     case "workload":
-      res = await workloadMode(arg("out", ""));
+      res = await workloadMode(arg("out", ""), intArg("maps", EVAL_MAPS));
       break;
     case "stepdump":
       res = await stepDumpMode(arg("out", ""));

@@ -50,16 +50,16 @@ def bench_train(steps, warmup, chunk=10):
     return rates
 
 
-def bench_eval(folder, iters, procs):
+def bench_eval(folder, iters, procs, interval):
     import eval_ref
     maps, gts = eval_ref.load_workload(folder)
     pool = eval_ref.make_pool(procs)
     try:
-        eval_ref.evaluate(maps[:8], gts[:8], procs, pool=pool)  # warm-up (imports, pool)
+        eval_ref.evaluate(maps[:8], gts[:8], procs, interval, pool)  # warm-up (imports, pool)
         rates, res = [], None
         for _ in range(iters):
             t0 = time.perf_counter()
-            res = eval_ref.evaluate(maps, gts, procs, pool=pool)
+            res = eval_ref.evaluate(maps, gts, procs, interval, pool)
             rates.append(len(maps) / (time.perf_counter() - t0))
     finally:
         if pool:
@@ -77,6 +77,7 @@ def main():
     p.add_argument("--what", default="encoder,train,eval")
     p.add_argument("--model", default=None)
     p.add_argument("--workload", default=None)
+    p.add_argument("--interval", type=float, default=0.01)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     out = {"side": "torch", "threads": a.threads, "torch": torch.__version__,
@@ -94,7 +95,7 @@ def main():
         out["trainStepPerS"], out["trainRuns"] = med(r), r
     if "eval" in what:
         if a.workload:
-            r, res = bench_eval(a.workload, a.eval_iters or a.iters, a.threads)
+            r, res = bench_eval(a.workload, a.eval_iters or a.iters, a.threads, a.interval)
             out["evalMapsPerS"], out["evalRuns"] = med(r), r
             out["evalMaxBoxAccV2"], out["evalMaxBoxAcc"] = res["maxBoxAccV2"], res["maxBoxAcc"]
         else:
