@@ -4,7 +4,7 @@
  *
  * | metric  | ours (bench/side_by_side_ours.ts)               | PyTorch (bench/torch/bench_torch.py)  |
  * | ------- | ----------------------------------------------- | ------------------------------------- |
- * | encoder | MobileNet v1 0.75 → conv_pw_11, folded, img/s   | the same weights, folded, NCHW        |
+ * | encoder | MobileNet v1 0.75 → conv_pw_11, folded, img/s   | same weights, folded, best layout     |
  * | train   | TeD-Loc step (trainTedLoc), B 32, 196×384→256→128, C 50 | the same head, losses, Adam   |
  * | eval    | BoxEvaluator, 1,389 maps 224², τ step 0.01       | Python reference of wsolevaluation    |
  *
@@ -236,6 +236,12 @@ async function measure(
       ],
     }], false);
     row[t === 1 ? "torch1" : "torchN"] = r[key];
+    if (metric === "encoder") {
+      row[t === 1 ? "torch1Layouts" : "torchNLayouts"] = {
+        nchw: r.encoderNchwImgPerS,
+        channelsLast: r.encoderChannelsLastImgPerS,
+      };
+    }
     if (metric === "eval") {
       row[t === 1 ? "torchMetrics" : "torchNMetrics"] = {
         maxBoxAcc: r.evalMaxBoxAcc,
@@ -370,7 +376,8 @@ if (import.meta.main) {
     console.log(
       `torch/ours: how many times faster PyTorch is (${o.cores} cores: against our faster of ` +
         `threads and processes). Eval: the reference is single-threaded Python + OpenCV, so its ` +
-        `"${o.cores} threads" are ${o.cores} worker processes; ours evaluates in JavaScript (no wasm).`,
+        `"${o.cores} threads" are ${o.cores} worker processes; ours evaluates in JavaScript (no wasm). ` +
+        `Encoder: PyTorch's faster layout (channels_last or NCHW; both in the JSON).`,
     );
     if ("maxAbsDiff" in check) {
       console.log(
