@@ -194,17 +194,23 @@ async function measure(
   };
   console.error(`side_by_side: ${metric}: ours, 1 thread`);
   const one = (await runAll([ours(metric, 1, [...extra, "--part", "0/1"])], false))[0];
+  const runsKey = `${metric}Runs`, raw: Json = {};
+  row.raw = raw; // every repeat, to judge the noise
   row.ours1 = one[key];
+  raw.ours1 = one[runsKey];
   if (metric === "eval") Object.assign(row, { oursMetrics: mergeHits([one]) });
   if (metric !== "eval") {
     console.error(`side_by_side: ${metric}: ours, ${N} wasm threads`);
-    row.oursThreads = (await runAll([ours(metric, N, extra)], false))[0][key];
+    const th = (await runAll([ours(metric, N, extra)], false))[0];
+    row.oursThreads = th[key];
+    raw.oursThreads = th[runsKey];
   }
   console.error(`side_by_side: ${metric}: ours, ${N} processes at once`);
   const parts = await runAll(
     Array.from({ length: N }, (_, i) => ours(metric, 1, [...extra, "--part", `${i}/${N}`], true)),
     true,
   );
+  raw.oursProcs = parts.map((p) => p[runsKey]);
   row.oursProcs = metric === "eval"
     // the whole evaluation ends with its slowest part
     ? (parts.reduce((s, p) => s + (p.count as number), 0) /
@@ -236,6 +242,7 @@ async function measure(
       ],
     }], false);
     row[t === 1 ? "torch1" : "torchN"] = r[key];
+    raw[t === 1 ? "torch1" : "torchN"] = r[runsKey];
     if (metric === "encoder") {
       row[t === 1 ? "torch1Layouts" : "torchNLayouts"] = {
         nchw: r.encoderNchwImgPerS,
