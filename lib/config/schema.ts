@@ -165,8 +165,9 @@ export interface EvalSection {
   camCurveInterval: number;
   /**
    * Multi-scale maps: also run the encoder on the images resized to these square sides (px)
-   * and average each head's normalised maps over all sizes in the 224 frame; class scores stay
-   * the encoder's own size's. Empty: its own size only.
+   * and average TeD-Loc's normalised maps over all sizes in the 224 frame (test and held-out
+   * rows; the baselines keep the encoder's own size); class scores stay the encoder's own
+   * size's. Empty: its own size only.
    */
   extraInputSizes: number[];
 }

@@ -104,6 +104,27 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
       );
     }
     assertEquals(records.map((r) => r.config.train.seed).sort(), [0, 1], "one run per seed");
+    // multi-scale maps: a new run (own key) that reuses the trained model (same history);
+    // TeD-Loc's rows pay for the 320-px tokens, the baselines' rows are the native ones
+    const ms = await task("experiment.ts", [
+      ...flags,
+      "--variant",
+      "main",
+      "--set",
+      "eval.extraInputSizes=[320]",
+      "--json",
+      join(dir, "ms.json"),
+    ]);
+    assertEquals(ms.code, 0, decode(ms.stderr).slice(-2000));
+    const msRec = JSON.parse(await Deno.readTextFile(join(dir, "ms.json"))).main;
+    const native = records.find((r) => r.config.train.seed === 0);
+    assert(msRec.runKey !== native.runKey, "extra sizes make another run");
+    assertEquals(msRec.history, native.history, "the fit stage is reused");
+    const row = (r: typeof native, m: string) =>
+      r.rows.find((x: { method: string }) => x.method === m);
+    assertEquals(row(msRec, "cam").metrics, row(native, "cam").metrics);
+    assert(row(msRec, "tedloc").headFlops > 2 * row(native, "tedloc").headFlops, "320-px maps");
+    assert(row(msRec, "tedloc+flip"), "flip rows average both sizes' flip views");
     // `train` without --config runs the README's main config: computed from scratch (own
     // caches), it gives the very same record as the experiment's main run
     const t = await task(
