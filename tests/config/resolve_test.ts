@@ -135,7 +135,8 @@ Deno.test("config: the README's experiment configs resolve to the setups the tab
   assertEquals([dm.train.epochs, dm.train.rounds, dm.cues.recipe], [10, 1, "inet5*cam*prior"]);
   assertEquals([dm.eval.baselines, dm.eval.flipTta, dm.anchors.ortho], [true, true, "qr"]);
   const cm = await r("cub50", "main");
-  assertEquals([cm.train.epochs, cm.train.rounds, cm.anchors.projDim], [20, 2, 128]);
+  assertEquals([cm.train.epochs, cm.train.rounds, cm.anchors.projDim], [20, 1, 128]);
+  assertEquals(cm.eval.extraInputSizes, [512]);
   assertEquals([cm.dataset.valFraction, cm.cam.epochs, cm.cam.optimizer.lr], [0, 60, 3e-2]);
   assertEquals((await r("cub50", "loss-kd")).loss, { kd: 1, pcl: 0, icl: 0, pclBg: 1 });
   assertEquals((await r("cub50", "loss-kd")).eval.baselines, false);
@@ -144,6 +145,13 @@ Deno.test("config: the README's experiment configs resolve to the setups the tab
   const key = async (ds: string, v: string) => runKey(await r(ds, v), "data");
   assertEquals(await key("cub50", "ortho-qr"), await key("cub50", "loss-kd-pcl-icl"));
   assert(await key("cub50", "main") !== await key("cub50", "loss-kd-pcl-icl"));
+  // ... but the protocol row trains the full-loss row's model (only its evaluation differs)
+  const { eval: _m, ...mainTrain } = await r("cub50", "main");
+  const { eval: _f, ...fullTrain } = await r("cub50", "loss-kd-pcl-icl");
+  assertEquals(
+    canonicalJson({ ...mainTrain, name: "", description: "" }),
+    canonicalJson({ ...fullTrain, name: "", description: "" }),
+  );
   assert(await key("default", "ortho-none") !== await key("cub50", "ortho-none"));
   // every file under configs/ is a valid config
   for (const ds of ["default", "cub50"]) {
