@@ -1,6 +1,6 @@
 /**
- * `deno task localize IMAGE… --checkpoint F [--out DIR]`: class and localization of images
- * with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay at the
+ * `deno task localize IMAGE… --checkpoint F [--out DIR] [--sizes S,…] [--scoremaps]`: class and
+ * localization of images with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay at the
  * image's own size and aspect, predicted box red) and `<out>/localize.json` (top-k classes,
  * boxes), and prints one line per image with the box in the original image's pixels.
  *
@@ -52,7 +52,7 @@ import type { Localization } from "../lib/eval/localize.ts";
 import { frameBoxToImage, heatmapOverlayPng, resizeMapBilinear } from "../lib/viz/overlay.ts";
 
 const SPEC = {
-  usage: "deno task localize IMAGE… --checkpoint FILE [--out DIR]",
+  usage: "deno task localize IMAGE… --checkpoint FILE [--out DIR] [--sizes 224,448] [--scoremaps]",
   description:
     "Predict the class and the localization map of each image with a TeD-Loc checkpoint (made by `deno task train`). " +
     "The encoder is rebuilt from the recipe stored in the checkpoint, or loaded from --encoder.",
