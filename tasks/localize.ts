@@ -1,8 +1,9 @@
 /**
  * `deno task localize IMAGE… --checkpoint F [--out DIR] [--sizes S,…] [--scoremaps]`: class and
- * localization of images with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay at the
- * image's own size and aspect, predicted box red) and `<out>/localize.json` (top-k classes,
- * boxes), and prints one line per image with the box in the original image's pixels.
+ * localization of images with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat
+ * map overlay at the image's own size and aspect, predicted box red) and `<out>/localize.json`
+ * (top-k classes, boxes, input sizes), and prints one line per image with the box in the
+ * original image's pixels.
  *
  * Boxes use the threshold the model was selected with (stored in run folders' checkpoints
  * as `box_threshold`), as evaluated; `--threshold` overrides it, 0.5 when neither exists.
