@@ -2,8 +2,8 @@
  * Multi-scale inference on images, as evaluated: the frozen encoder runs on the image resized
  * to its native input side and to each extra side (`eval.extraInputSizes`); each scale's map
  * is upsampled into the native frame at its own cell centres ({@link frameGeometry}) and the
- * normalised maps are averaged with {@link fuseMaps} — the code lib/eval/evaluate.ts `evaluateHead` fuses
- * `extraScales` with — while class scores stay the native size's.
+ * normalised maps are averaged with {@link fuseMaps} (the code lib/eval/evaluate.ts
+ * `evaluateHead` fuses `extraScales` with), while class scores stay the native size's.
  *
  * @module
  */

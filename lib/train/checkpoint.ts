@@ -320,9 +320,9 @@ export const BOX_THRESHOLD_SOURCE_KEY = "box_threshold_source";
 
 /** Checkpoint metadata key: the run's `eval.extraInputSizes` (a JSON list of pixel sides). */
 export const EXTRA_INPUT_SIZES_KEY = "extra_input_sizes";
-/** Smallest input side (px) an encoder may be run at (the config's `eval.extraInputSizes` bound). */
+/** Smallest input side (px) an encoder may run at (the `eval.extraInputSizes` bound). */
 export const MIN_INPUT_SIZE = 32;
-/** Largest input side (px) an encoder may be run at (the config's `eval.extraInputSizes` bound). */
+/** Largest input side (px) an encoder may run at (the `eval.extraInputSizes` bound). */
 export const MAX_INPUT_SIZE = 1024;
 
 function isSizeList(x: unknown): x is number[] {

@@ -1,6 +1,7 @@
 /**
- * The selected box threshold and the evaluated extra input sizes: stored in a run folder's checkpoint (content hash kept valid),
- * read back by `readCheckpoint`, chosen on held-out data or the test-free 0.5.
+ * The selected box threshold and the evaluated extra input sizes: stored in a run folder's
+ * checkpoint (content hash kept valid), read back by `readCheckpoint`; τ chosen on held-out
+ * data or the test-free 0.5.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
