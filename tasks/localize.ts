@@ -1,11 +1,17 @@
 /**
- * `deno task localize IMAGE… --checkpoint F [--out DIR]`: class and localization of images
- * with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat map overlay at the
- * image's own size and aspect, predicted box red) and `<out>/localize.json` (top-k classes,
- * boxes), and prints one line per image with the box in the original image's pixels.
+ * `deno task localize IMAGE… --checkpoint F [--out DIR] [--sizes S,…] [--scoremaps]`: class and
+ * localization of images with a trained TeD-Loc checkpoint. Writes `<out>/<name>.png` (heat
+ * map overlay at the image's own size and aspect, predicted box red) and `<out>/localize.json`
+ * (top-k classes, boxes, input sizes), and prints one line per image with the box in the
+ * original image's pixels.
  *
  * Boxes use the threshold the model was selected with (stored in run folders' checkpoints
  * as `box_threshold`), as evaluated; `--threshold` overrides it, 0.5 when neither exists.
+ * Maps are those the run evaluated: the image is resized from its original pixels as feature
+ * extraction does, at the native input side and at each extra side the run's evaluation
+ * fused (`eval.extraInputSizes`, stored as `extra_input_sizes`), the maps fused as
+ * evaluateHead does (lib/eval/multiscale.ts); `--sizes` overrides them. `--scoremaps` also
+ * writes each fused 224×224 map as `<out>/<name>.npy` (float32, as the run's `scoremaps/`).
  *
  * All or nothing: flags and --out are checked and every image is decoded before the model
  * loads; outputs are staged in `<out>/.localize-tmp-PID/` and moved in only when every image
@@ -29,17 +35,25 @@ import {
 } from "../lib/util/cli.ts";
 import { registerTempPath, throwIfInterrupted } from "../lib/util/interrupt.ts";
 import { checkOutputDir } from "../lib/util/output.ts";
-import { applyImageView, decodeImage, drawImageView, type RgbImage } from "../lib/data/image.ts";
+import { decodeImage, type RgbImage } from "../lib/data/image.ts";
+import { loadViewFiles } from "../lib/train/view_images.ts";
+import { encodeNpy } from "../lib/io/npy.ts";
 import { type EncoderSpec, loadEncoder } from "../lib/model/load_encoder.ts";
 import { TfjsCnnEncoder } from "../lib/model/mobilenet.ts";
 import type { PatchEncoder } from "../lib/model/encoder.ts";
-import { tedLocHead } from "../lib/model/baselines.ts";
-import { type CheckpointInfo, loadTedLocCheckpoint } from "../lib/train/checkpoint.ts";
-import { localizeImages } from "../lib/eval/localize.ts";
+import { type LocalizationHead, tedLocHead } from "../lib/model/baselines.ts";
+import {
+  type CheckpointInfo,
+  loadTedLocCheckpoint,
+  MAX_INPUT_SIZE,
+  MIN_INPUT_SIZE,
+} from "../lib/train/checkpoint.ts";
+import { localizeImageScales } from "../lib/eval/multiscale.ts";
+import type { Localization } from "../lib/eval/localize.ts";
 import { frameBoxToImage, heatmapOverlayPng, resizeMapBilinear } from "../lib/viz/overlay.ts";
 
 const SPEC = {
-  usage: "deno task localize IMAGE… --checkpoint FILE [--out DIR]",
+  usage: "deno task localize IMAGE… --checkpoint FILE [--out DIR] [--sizes 224,448] [--scoremaps]",
   description:
     "Predict the class and the localization map of each image with a TeD-Loc checkpoint (made by `deno task train`). " +
     "The encoder is rebuilt from the recipe stored in the checkpoint, or loaded from --encoder.",
@@ -65,6 +79,16 @@ const SPEC = {
       help: "box threshold as a fraction of the map maximum (0..1); default: the τ stored in " +
         "the checkpoint (the one the model was selected with on held-out data), else 0.5",
     },
+    sizes: {
+      type: "string" as const,
+      help: "input sides whose maps are fused, comma-separated, the encoder's native one " +
+        "included (e.g. 224 for native only, 224,448); default: the native side plus the " +
+        "checkpoint's stored eval.extraInputSizes, as the run was evaluated",
+    },
+    scoremaps: {
+      type: "boolean" as const,
+      help: "also write each image's 224×224 score map as <name>.npy (float32)",
+    },
   },
   positionals: true,
 };
@@ -72,8 +96,6 @@ const SPEC = {
 /** An input image, decoded and checked before any model work. */
 interface Input {
   path: string;
-  /** The 224×224 test view. */
-  rgb: Uint8Array;
   /** The decoded image at its own size (the overlay keeps its size and aspect). */
   image: RgbImage;
   width: number;
@@ -105,7 +127,6 @@ async function decodeInputs(paths: string[]): Promise<Input[]> {
     if (warning) console.error(`warning: ${path}: ${warning}`);
     inputs.push({
       path,
-      rgb: applyImageView(img, drawImageView("test")),
       image: img,
       width: w,
       height: h,
@@ -115,30 +136,117 @@ async function decodeInputs(paths: string[]): Promise<Input[]> {
   return inputs;
 }
 
-async function loadLocalizer(a: CliArgs, ckpt: string, topk: number) {
-  await initBackend();
-  const { model, info } = await loadTedLocCheckpoint(ckpt);
-  if (topk > model.anchors.count) {
-    model.dispose();
-    throw new UsageError(
-      `--topk must be ≤ ${model.anchors.count} (the checkpoint's classes), got '${topk}'`,
+/** Most sides --sizes may list: the native one and as many extra as the config allows (4). */
+const MAX_SIZES = 5;
+
+/** --sizes as a list of input sides (undefined when absent), checked before any work. */
+function sizesFlag(a: CliArgs): number[] | undefined {
+  const raw = a.values.sizes;
+  if (raw === undefined) return undefined;
+  const parts = String(raw).split(",").map((p) => p.trim());
+  const sizes = parts.map(Number);
+  const fail = (why: string) => new UsageError(`--sizes ${why}, got '${raw}'`);
+  if (
+    parts.some((p) => !/^\d+$/.test(p)) ||
+    sizes.some((v) => v < MIN_INPUT_SIZE || v > MAX_INPUT_SIZE)
+  ) {
+    throw fail(
+      `must be comma-separated integer input sides ${MIN_INPUT_SIZE}..${MAX_INPUT_SIZE} ` +
+        "(e.g. 224 or 224,448)",
     );
   }
-  let encoder: PatchEncoder;
+  if (new Set(sizes).size !== sizes.length) throw fail("lists a side twice");
+  if (sizes.length > MAX_SIZES) throw fail(`lists more than ${MAX_SIZES} sides`);
+  return sizes;
+}
+
+/**
+ * The extra input sides to fuse with the native one: --sizes (which must hold the native
+ * side, whose class scores are used), else the checkpoint's stored ones, else none (said so).
+ */
+function chooseSizes(
+  flag: number[] | undefined,
+  info: CheckpointInfo,
+  native: number,
+): { extra: number[]; source: string } {
+  if (flag) {
+    if (!flag.includes(native)) {
+      throw new UsageError(
+        `--sizes must include the encoder's native input side ${native} (the class scores ` +
+          `come from it), got '${flag.join(",")}'`,
+      );
+    }
+    return { extra: flag.filter((v) => v !== native), source: "--sizes" };
+  }
+  if (info.extraInputSizes?.length) {
+    return { extra: info.extraInputSizes, source: "checkpoint: the run's eval.extraInputSizes" };
+  }
+  return {
+    extra: [],
+    source: "native only: the checkpoint stores no extra input sizes (its run evaluated at " +
+      "the native size, finished before runs stored them, or it was made outside a run folder)",
+  };
+}
+
+/** The model's encoder, from --encoder or the checkpoint's recipe, at input side `size`. */
+async function encoderAt(
+  a: CliArgs,
+  info: CheckpointInfo,
+  ckpt: string,
+  size?: number,
+): Promise<PatchEncoder> {
+  const opts = size === undefined ? {} : { inputSize: size };
   if (typeof a.values.encoder === "string") {
-    encoder = await TfjsCnnEncoder.load(a.values.encoder, { layer: a.values.layer as string });
-  } else if (info.encoderSpec) {
-    encoder = await loadEncoder(info.encoderSpec as EncoderSpec);
-  } else {
+    return await TfjsCnnEncoder.load(a.values.encoder, {
+      layer: a.values.layer as string,
+      ...opts,
+    });
+  }
+  const spec = info.encoderSpec as EncoderSpec | null | undefined;
+  if (!spec) {
     throw new InputError("checkpoint has no encoder recipe: pass --encoder DIR", { file: ckpt });
   }
-  if (encoder.id !== info.encoderId) {
+  if (size !== undefined && spec.kind !== "tfjs-cnn") {
     throw new InputError(
-      `encoder '${encoder.id}' differs from the checkpoint's '${info.encoderId}'`,
+      `input side ${size} needs a tfjs CNN encoder (the checkpoint's is ${info.encoderId}): ` +
+        "pass --sizes with its native side only",
       { file: ckpt },
     );
   }
-  return { model, encoder, info };
+  return await loadEncoder({ ...spec, ...opts } as EncoderSpec);
+}
+
+/**
+ * The model, its encoder and one encoder per extra input side (the caller disposes them),
+ * the sizes chosen as {@link chooseSizes} says.
+ */
+async function loadLocalizer(a: CliArgs, ckpt: string, topk: number, sizes?: number[]) {
+  await initBackend();
+  const { model, info } = await loadTedLocCheckpoint(ckpt);
+  const encoders: PatchEncoder[] = [];
+  try {
+    if (topk > model.anchors.count) {
+      throw new UsageError(
+        `--topk must be ≤ ${model.anchors.count} (the checkpoint's classes), got '${topk}'`,
+      );
+    }
+    const encoder = await encoderAt(a, info, ckpt);
+    encoders.push(encoder);
+    if (encoder.id !== info.encoderId) {
+      throw new InputError(
+        `encoder '${encoder.id}' differs from the checkpoint's '${info.encoderId}'`,
+        { file: ckpt },
+      );
+    }
+    const { extra, source } = chooseSizes(sizes, info, encoder.inputSize);
+    for (const size of extra) encoders.push(await encoderAt(a, info, ckpt, size));
+    const sizesUsed = [encoder.inputSize, ...extra];
+    return { model, encoder, extras: encoders.slice(1), info, sizes: sizesUsed, source };
+  } catch (err) {
+    model.dispose();
+    for (const e of encoders) e.dispose();
+    throw err;
+  }
 }
 
 /** The τ to box with: --threshold, else the checkpoint's selected one, else 0.5 (said so). */
@@ -195,6 +303,81 @@ async function publish(stage: string, out: string): Promise<void> {
   }
 }
 
+/** What every image is localized with. */
+interface Localizer {
+  head: LocalizationHead;
+  encoder: PatchEncoder;
+  /** The encoder at each extra input side, fused as evaluated. */
+  extras: PatchEncoder[];
+  tau: number;
+  topk: number;
+  classNames: string[];
+}
+
+/**
+ * One image through every scale: resized from its original pixels to each encoder's side as
+ * feature extraction does, maps fused as evaluateHead does.
+ */
+async function localizeOne(l: Localizer, path: string): Promise<Localization> {
+  const all = [l.encoder, ...l.extras];
+  const xs: tf.Tensor4D[] = [];
+  try {
+    for (const e of all) xs.push(await loadViewFiles([path], "test", e.inputSize));
+    const [r] = await localizeImageScales(
+      l.head,
+      { encoder: l.encoder, images: xs[0] },
+      l.extras.map((e, i) => ({ encoder: e, images: xs[i + 1] })),
+      { topk: l.topk, boxThreshold: l.tau, classNames: l.classNames },
+    );
+    return r;
+  } finally {
+    for (const x of xs) x.dispose();
+  }
+}
+
+/** Localize every input into `stage` (overlays, optional maps, localize.json). */
+async function localizeAll(
+  l: Localizer,
+  inputs: Input[],
+  stage: string,
+  out: string,
+  extraReport: Record<string, unknown>,
+  scoremaps: boolean,
+): Promise<void> {
+  const report: unknown[] = [];
+  const used = new Set<string>();
+  for (const im of inputs) {
+    throwIfInterrupted();
+    const r = await localizeOne(l, im.path);
+    let name = basename(im.path).replace(/\.[^.]+$/, "");
+    while (used.has(name)) name += "_";
+    used.add(name);
+    const b = r.boxes[0];
+    const box = frameBoxToImage(b, im.width, im.height);
+    await stageWrite(stage, out, `${name}.png`, await originalOverlay(im, r.map, box));
+    if (scoremaps) await stageWrite(stage, out, `${name}.npy`, encodeNpy(r.map, [224, 224]));
+    report.push({
+      image: im.path,
+      overlay: join(out, `${name}.png`),
+      ...(scoremaps ? { scoremap: join(out, `${name}.npy`) } : {}),
+      topk: r.topk,
+      box224: b,
+      box,
+      ...extraReport,
+      ...(im.warning ? { warning: im.warning } : {}),
+    });
+    console.log(
+      `${im.path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${
+        box.join(", ")
+      }] (pixels of the ${im.width}×${im.height} image) → ${join(out, `${name}.png`)}${
+        im.warning ? " (see warning)" : ""
+      }`,
+    );
+  }
+  const json = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");
+  await stageWrite(stage, out, "localize.json", json);
+}
+
 async function main(args: string[]): Promise<void> {
   const a = parseCli(args, SPEC);
   if (!a) return;
@@ -202,62 +385,44 @@ async function main(args: string[]): Promise<void> {
   const ckpt = requireFlag(a, "checkpoint");
   const topk = intFlag(a, "topk", { min: 1 })!;
   const tauFlag = floatFlag(a, "threshold", { min: 0, max: 1 });
+  const sizesArg = sizesFlag(a);
   const out = a.values.out as string;
   await checkOutputDir(out);
   const inputs = await decodeInputs(a.positionals);
-  const { model, encoder, info } = await loadLocalizer(a, ckpt, topk);
+  const { model, encoder, extras, info, sizes, source: sizesSource } = await loadLocalizer(
+    a,
+    ckpt,
+    topk,
+    sizesArg,
+  );
   const head = tedLocHead(model);
   const { tau, source: tauSource } = chooseThreshold(tauFlag, info);
   console.log(`box threshold τ = ${tau} (${tauSource})`);
+  console.log(
+    `input sizes: ${sizes.join(" + ")} px${
+      sizes.length > 1 ? ", maps fused as evaluated" : ""
+    } (${sizesSource})`,
+  );
   // outputs are staged in a temporary folder inside --out and moved in when all succeeded
   await Deno.mkdir(out, { recursive: true });
   const stage = join(out, `.localize-tmp-${Deno.pid}`);
   const forget = registerTempPath(stage);
   try {
     await Deno.mkdir(stage);
-    const report: unknown[] = [];
-    const used = new Set<string>();
-    for (const im of inputs) {
-      throwIfInterrupted();
-      const x = tf.tensor4d(Float32Array.from(im.rgb), [1, 224, 224, 3]);
-      const [r] = await localizeImages(head, encoder, x, {
-        topk,
-        boxThreshold: tau,
-        classNames: model.anchors.classNames,
-      });
-      x.dispose();
-      let name = basename(im.path).replace(/\.[^.]+$/, "");
-      while (used.has(name)) name += "_";
-      used.add(name);
-      const b = r.boxes[0];
-      const box = frameBoxToImage(b, im.width, im.height);
-      await stageWrite(stage, out, `${name}.png`, await originalOverlay(im, r.map, box));
-      report.push({
-        image: im.path,
-        overlay: join(out, `${name}.png`),
-        topk: r.topk,
-        box224: b,
-        box,
-        threshold: tau,
-        thresholdSource: tauSource,
-        ...(im.warning ? { warning: im.warning } : {}),
-      });
-      console.log(
-        `${im.path}: ${r.topk[0].name} (p ${r.topk[0].prob.toFixed(3)}) box [${
-          box.join(", ")
-        }] (pixels of the ${im.width}×${im.height} image) → ${join(out, `${name}.png`)}${
-          im.warning ? " (see warning)" : ""
-        }`,
-      );
-    }
-    const json = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");
-    await stageWrite(stage, out, "localize.json", json);
+    const l = { head, encoder, extras, tau, topk, classNames: model.anchors.classNames };
+    await localizeAll(l, inputs, stage, out, {
+      threshold: tau,
+      thresholdSource: tauSource,
+      inputSizes: sizes,
+      inputSizesSource: sizesSource,
+    }, a.values.scoremaps === true);
     await publish(stage, out);
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
     forget();
     head.dispose();
     encoder.dispose();
+    for (const e of extras) e.dispose();
   }
 }
 

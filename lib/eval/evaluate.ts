@@ -80,8 +80,11 @@ export function frameGeometry(
   };
 }
 
-/** The normalised mean of normalised maps (in the order given). */
-function fuseMaps(maps: Float32Array[]): Float32Array {
+/**
+ * The normalised mean of normalised maps (in the order given): how flip and multi-scale maps
+ * are fused, here and at inference (lib/eval/multiscale.ts).
+ */
+export function fuseMaps(maps: Float32Array[]): Float32Array {
   const out = new Float32Array(maps[0].length);
   for (const m of maps) for (let p = 0; p < out.length; p++) out[p] += m[p];
   for (let p = 0; p < out.length; p++) out[p] /= maps.length;

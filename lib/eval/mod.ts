@@ -7,3 +7,4 @@
 export * from "./localize.ts";
 export * from "./evaluate.ts";
 export * from "./embeddings.ts";
+export * from "./multiscale.ts";

@@ -21,7 +21,7 @@ import { type PipelineResult, runPipeline, warmPipelineCaches } from "./pipeline
 import { parseCueRecipe } from "./cue_recipe.ts";
 import { readCamHead, writeCamHead } from "../train/cam.ts";
 import type { BoxMetrics } from "../metrics/box.ts";
-import { loadTedLocCheckpoint, setBoxThreshold } from "../train/checkpoint.ts";
+import { loadTedLocCheckpoint, setBoxThreshold, setExtraInputSizes } from "../train/checkpoint.ts";
 import { cachedStage, stageFinished } from "./stages.ts";
 
 /** What a finished run leaves in `results.json`. */
@@ -146,6 +146,7 @@ export async function runConfig(
         description: inputs.description,
       };
       await writeRunBoxThreshold(d, rec);
+      await writeRunExtraInputSizes(d, rec);
       await writeTextAtomic(join(d, "results.json"), JSON.stringify(rec, null, 2) + "\n");
       return rec;
     },
@@ -205,6 +206,26 @@ export async function writeRunBoxThreshold(
   const t = selectedBoxThreshold(record.validation);
   await setBoxThreshold(join(dir, "last.safetensors"), t.tau, t.source);
   return t;
+}
+
+/**
+ * Store a run's `eval.extraInputSizes` in its run folder's `last.safetensors` (metadata
+ * `extra_input_sizes`; nothing when empty), so `deno task localize` fuses the maps of the same
+ * input sizes as the evaluation. {@link runConfig} does it when a run finishes.
+ *
+ * @example
+ * ```ts
+ * const { record, dir } = await runConfig(cfg);
+ * await writeRunExtraInputSizes(dir, record);
+ * ```
+ */
+export async function writeRunExtraInputSizes(
+  dir: string,
+  record: { runConfig: { eval: Pick<RunConfig["eval"], "extraInputSizes"> } },
+): Promise<number[]> {
+  const sizes = record.runConfig.eval.extraInputSizes ?? [];
+  await setExtraInputSizes(join(dir, "last.safetensors"), sizes);
+  return sizes;
 }
 
 /** Fill the caches `cfg`'s run reads (features, CAM baseline, round-1 cues); seconds per stage. */

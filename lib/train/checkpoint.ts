@@ -10,6 +10,8 @@
  * `class_names` (JSON), `anchor_source`, `anchor_ortho`, `anchor_raw_dim`, `encoder_id`,
  * `grid` (JSON), `stride`, `cell_offset`, `history` (JSON array of epoch records),
  * `encoder_spec` (JSON recipe to rebuild the encoder, or null), `weight_layout = "in_out"`,
+ * optionally `box_threshold`, `box_threshold_source` and `extra_input_sizes` (what inference
+ * needs to box and fuse maps as the run's evaluation did; set after a run finishes),
  * `content_sha256` (see {@link checkpointContentHash}: checked at load, so flipped bytes are a
  * clear error instead of silent nonsense).
  *
@@ -59,6 +61,12 @@ export interface CheckpointInfo extends TokenGeometry {
    * absent in checkpoints written before it existed or outside a run folder.
    */
   boxThreshold?: { tau: number; source: string };
+  /**
+   * The extra square input sides the run evaluated multi-scale maps at (`eval.extraInputSizes`,
+   * metadata `extra_input_sizes`; see {@link setExtraInputSizes}); absent when the run used the
+   * native size only, or in checkpoints written before runs stored it or outside a run folder.
+   */
+  extraInputSizes?: number[];
 }
 
 /** Named arrays (weights or optimizer slots). */
@@ -240,6 +248,17 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     }
     info.boxThreshold = { tau, source: md[BOX_THRESHOLD_SOURCE_KEY] ?? "" };
   }
+  if (md[EXTRA_INPUT_SIZES_KEY] !== undefined) {
+    const sizes = parseJson(md[EXTRA_INPUT_SIZES_KEY], EXTRA_INPUT_SIZES_KEY, path);
+    if (!isSizeList(sizes)) {
+      throw new InputError(
+        `checkpoint metadata '${EXTRA_INPUT_SIZES_KEY}' must be a list of integer sides ` +
+          `${MIN_INPUT_SIZE}..${MAX_INPUT_SIZE}, got ${md[EXTRA_INPUT_SIZES_KEY]}`,
+        { file: path },
+      );
+    }
+    info.extraInputSizes = sizes;
+  }
   const anchors: AnchorSpace = {
     classNames,
     vectors: anchorVectors,
@@ -299,6 +318,18 @@ export const BOX_THRESHOLD_KEY = "box_threshold";
 /** Checkpoint metadata key: where {@link BOX_THRESHOLD_KEY} comes from (one readable line). */
 export const BOX_THRESHOLD_SOURCE_KEY = "box_threshold_source";
 
+/** Checkpoint metadata key: the run's `eval.extraInputSizes` (a JSON list of pixel sides). */
+export const EXTRA_INPUT_SIZES_KEY = "extra_input_sizes";
+/** Smallest input side (px) an encoder may run at (the `eval.extraInputSizes` bound). */
+export const MIN_INPUT_SIZE = 32;
+/** Largest input side (px) an encoder may run at (the `eval.extraInputSizes` bound). */
+export const MAX_INPUT_SIZE = 1024;
+
+function isSizeList(x: unknown): x is number[] {
+  return Array.isArray(x) &&
+    x.every((v) => Number.isInteger(v) && v >= MIN_INPUT_SIZE && v <= MAX_INPUT_SIZE);
+}
+
 /**
  * Add or replace metadata entries of an existing checkpoint, atomically; tensors are kept
  * byte for byte and the content hash is recomputed (so the file still loads checked). The
@@ -346,4 +377,24 @@ export async function setBoxThreshold(path: string, tau: number, source: string)
     [BOX_THRESHOLD_KEY]: String(tau),
     [BOX_THRESHOLD_SOURCE_KEY]: source,
   });
+}
+
+/**
+ * Store the extra input sides a run evaluated its maps at (`eval.extraInputSizes`) in its
+ * checkpoint, so inference (`deno task localize`) fuses the same scales as the evaluation.
+ * An empty list writes nothing (absence means the native size only).
+ *
+ * @example
+ * ```ts
+ * await setExtraInputSizes("runs/x/last.safetensors", [448]);
+ * ```
+ */
+export async function setExtraInputSizes(path: string, sizes: readonly number[]): Promise<void> {
+  if (!isSizeList([...sizes])) {
+    throw new RangeError(
+      `extra input sizes must be integers ${MIN_INPUT_SIZE}..${MAX_INPUT_SIZE}, got [${sizes}]`,
+    );
+  }
+  if (sizes.length === 0) return;
+  await setCheckpointMetadata(path, { [EXTRA_INPUT_SIZES_KEY]: JSON.stringify(sizes) });
 }

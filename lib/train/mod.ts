@@ -8,6 +8,7 @@ export {
   FEATURE_VIEWS,
   type FeatureView,
   loadViewBatch,
+  loadViewFiles,
   VIEW_LOADER_ID,
 } from "./view_images.ts";
 export {

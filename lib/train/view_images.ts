@@ -63,10 +63,28 @@ export async function loadViewBatch(
   view: FeatureView,
   size = 224,
 ): Promise<tf.Tensor4D> {
-  const pixels = await Promise.all(ids.map((id) => decodeResized(join(imageRoot, id), size)));
-  const all = new Float32Array(ids.length * size * size * 3);
+  return await loadViewFiles(ids.map((id) => join(imageRoot, id)), view, size);
+}
+
+/**
+ * {@link loadViewBatch} for image files given by path: the same decode and resize, so
+ * inference on a user's image (`deno task localize`) sees the pixels feature extraction gave
+ * the evaluated model, at any input side.
+ *
+ * @example
+ * ```ts
+ * const x448 = await loadViewFiles(["bird.jpg"], "test", 448); // [1, 448, 448, 3]
+ * ```
+ */
+export async function loadViewFiles(
+  paths: string[],
+  view: FeatureView,
+  size = 224,
+): Promise<tf.Tensor4D> {
+  const pixels = await Promise.all(paths.map((p) => decodeResized(p, size)));
+  const all = new Float32Array(paths.length * size * size * 3);
   pixels.forEach((p, i) => all.set(p, i * size * size * 3));
-  const x = tf.tensor4d(all, [ids.length, size, size, 3]);
+  const x = tf.tensor4d(all, [paths.length, size, size, 3]);
   if (view !== "flip") return x;
   const flipped = tf.reverse(x, 2) as tf.Tensor4D;
   x.dispose();

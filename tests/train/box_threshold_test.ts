@@ -1,6 +1,7 @@
 /**
- * The selected box threshold: stored in a run folder's checkpoint (content hash kept valid),
- * read back by `readCheckpoint`, chosen on held-out data or the test-free 0.5.
+ * The selected box threshold and the evaluated extra input sizes: stored in a run folder's
+ * checkpoint (content hash kept valid), read back by `readCheckpoint`; τ chosen on held-out
+ * data or the test-free 0.5.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
@@ -10,15 +11,18 @@ import { parseSafetensors } from "../../lib/io/safetensors.ts";
 import { resolveTedLocConfig, TedLocModel } from "../../lib/model/tedloc.ts";
 import {
   BOX_THRESHOLD_KEY,
+  EXTRA_INPUT_SIZES_KEY,
   readCheckpoint,
   setBoxThreshold,
   setCheckpointMetadata,
+  setExtraInputSizes,
   writeCheckpoint,
 } from "../../lib/train/checkpoint.ts";
 import {
   DEFAULT_BOX_THRESHOLD,
   selectedBoxThreshold,
   writeRunBoxThreshold,
+  writeRunExtraInputSizes,
 } from "../../lib/run/run.ts";
 import { BoxEvaluator } from "../../lib/metrics/box.ts";
 import type { WsolMetadata } from "../../lib/data/metadata.ts";
@@ -118,6 +122,35 @@ Deno.test("box threshold: best MaxBoxAcc τ on held-out images, else the test-fr
     const path = await savedCheckpoint(dir);
     await writeRunBoxThreshold(dir, { validation: { tedloc: m } });
     assertEquals((await readCheckpoint(path)).info.boxThreshold?.tau, t.tau);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extra input sizes: a run's eval.extraInputSizes stored in its checkpoint (none when empty), read back, checked", async () => {
+  await initBackend("wasm");
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = await savedCheckpoint(dir);
+    const runConfig = (sizes: number[]) => ({ runConfig: { eval: { extraInputSizes: sizes } } });
+    // an empty list (native size only) writes nothing: the file is byte for byte the same
+    const bytes = await Deno.readFile(path);
+    await writeRunExtraInputSizes(dir, runConfig([]));
+    assertEquals(await Deno.readFile(path), bytes);
+    assertEquals((await readCheckpoint(path)).info.extraInputSizes, undefined);
+    await writeRunExtraInputSizes(dir, runConfig([448, 336]));
+    const ck = await readCheckpoint(path); // hash recomputed: loads checked
+    assertEquals(ck.info.extraInputSizes, [448, 336]);
+    assertEquals(
+      parseSafetensors(await Deno.readFile(path), path).metadata[EXTRA_INPUT_SIZES_KEY],
+      "[448,336]",
+    );
+    await assertRejects(() => setExtraInputSizes(path, [448.5]), "integers 32..1024");
+    for (const bad of ["[16]", '"448"', "[448, 2000]", "nope"]) {
+      await setCheckpointMetadata(path, { [EXTRA_INPUT_SIZES_KEY]: bad });
+      const e = await assertRejects(() => readCheckpoint(path), EXTRA_INPUT_SIZES_KEY);
+      assert(e instanceof InputError, String(e));
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
