@@ -8,6 +8,7 @@ import {
   seedSummary,
 } from "../../lib/run/experiment.ts";
 import { InputError } from "../../lib/io/errors.ts";
+import { readCheckpoint } from "../../lib/train/checkpoint.ts";
 import { projectPath } from "../../lib/util/paths.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -125,6 +126,9 @@ Deno.test("experiment + train tasks: bad flags exit 2 before work; two seeds pri
     assertEquals(row(msRec, "cam").metrics, row(native, "cam").metrics);
     assert(row(msRec, "tedloc").headFlops > 2 * row(native, "tedloc").headFlops, "320-px maps");
     assert(row(msRec, "tedloc+flip"), "flip rows average both sizes' flip views");
+    const msDir = join(dir, "runs", "default-ci", msRec.runKey);
+    const { info } = await readCheckpoint(join(msDir, "last.safetensors"));
+    assertEquals(info.extraInputSizes, [320], "deno task localize fuses the sizes evaluated");
     // `train` without --config runs the README's main config: computed from scratch (own
     // caches), it gives the very same record as the experiment's main run
     const t = await task(
