@@ -12,10 +12,9 @@ import { floatFlag, intFlag, parseCli, runCli, UsageError } from "../lib/util/cl
 import { checkOutputDir } from "../lib/util/output.ts";
 import { projectPath } from "../lib/util/paths.ts";
 import { join } from "node:path";
-import { configsDir, resolveRunConfig } from "../lib/config/resolve.ts";
 import type { DatasetProfile } from "../lib/config/schema.ts";
 import { disposeRunInputs } from "../lib/run/inputs.ts";
-import { computeCurves, type CurveMethod, peakAgreement } from "../lib/run/curves.ts";
+import { computeCurves, type CurveMethod, curvesConfig, peakAgreement } from "../lib/run/curves.ts";
 import { tableMarkdown } from "../lib/viz/table.ts";
 
 const SPEC = {
@@ -77,10 +76,9 @@ async function main(args: string[]): Promise<void> {
   await checkOutputDir(runsDir);
   const profile = (cli.values.profile as DatasetProfile | undefined) ??
     (Deno.env.get("TEDLOC_PROFILE") as DatasetProfile | undefined) ?? "quick";
-  const cfg = await resolveRunConfig({
-    file: (cli.values.config as string | undefined) ?? join(configsDir(), kind, "base.json"),
-    profile,
-    overrides: [{ layer: { dataset: { valFraction } }, where: "--val-fraction" }],
+  const cfg = await curvesConfig(kind, profile, {
+    valFraction,
+    file: cli.values.config as string | undefined,
     set: cli.values.set as string[] | undefined,
   });
   await initBackend();

@@ -21,7 +21,8 @@ import { writeTextAtomic } from "../io/atomic.ts";
 import { Progress, type ProgressOptions } from "../util/progress.ts";
 import { projectPath } from "../util/paths.ts";
 import { contentKey, runKey } from "../config/identity.ts";
-import type { RunConfig } from "../config/schema.ts";
+import type { DatasetProfile, RunConfig } from "../config/schema.ts";
+import { configsDir, resolveRunConfig } from "../config/resolve.ts";
 import type { BoxMetrics } from "../metrics/box.ts";
 import { type LocalizationHead, tedLocHead } from "../model/baselines.ts";
 import { evaluateHead } from "../eval/evaluate.ts";
@@ -97,6 +98,35 @@ export interface CurvesOptions {
   progress?: ProgressOptions | false;
   /** Compute again even when cached. */
   force?: boolean;
+}
+
+/** Held-out part of train the curves use by default when a dataset has no val split. */
+export const CURVES_VAL_FRACTION = 0.2;
+
+/**
+ * The config the curves follow by default: the dataset's base (`configs/<kind>/base.json`,
+ * one round) with {@link CURVES_VAL_FRACTION} of train held out (ignored when the dataset has
+ * a val split). `deno task curves` and notebook 02 resolve the same one, so they share a cache.
+ *
+ * @example
+ * ```ts
+ * const cfg = await curvesConfig("cub50", "quick");
+ * ```
+ */
+export async function curvesConfig(
+  kind: "default" | "cub50",
+  profile: DatasetProfile,
+  opts: { valFraction?: number; set?: string[]; file?: string } = {},
+): Promise<RunConfig> {
+  return await resolveRunConfig({
+    file: opts.file ?? join(configsDir(), kind, "base.json"),
+    profile,
+    overrides: [{
+      layer: { dataset: { valFraction: opts.valFraction ?? CURVES_VAL_FRACTION } },
+      where: "--val-fraction",
+    }],
+    set: opts.set,
+  });
 }
 
 const METRICS: CurveMetric[] = ["top1Cls", "top5Cls", "maxBoxAcc", "maxBoxAccV2", "top1Loc"];
