@@ -12,3 +12,4 @@ export * from "./cases.ts";
 export * from "./latency.ts";
 export * from "./anchor_rows.ts";
 export * from "./seeds.ts";
+export * from "./curves_figure.ts";

@@ -13,8 +13,10 @@ import {
   computeCurves,
   type Curve,
   type CurvePoint,
+  type CurvesRecord,
   peakAgreement,
 } from "../../lib/run/curves.ts";
+import { curvesPeakSentence, epochCurvesFigure } from "../../lib/report/curves_figure.ts";
 
 await initBackend("wasm");
 
@@ -86,4 +88,39 @@ Deno.test("computeCurves: a point per scored epoch; the last equal a run's held-
     await disposeRunInputs();
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("curvesPeakSentence / epochCurvesFigure: said and drawn from the curves", () => {
+  const curve = (method: "tedloc" | "cam", points: CurvePoint[]): Curve => ({
+    method,
+    epochs: points.length,
+    evalEvery: 1,
+    points,
+    best: {
+      top1Cls: bestEpoch(points, "top1Cls"),
+      top5Cls: 1,
+      maxBoxAcc: bestEpoch(points, "maxBoxAcc"),
+      maxBoxAccV2: bestEpoch(points, "maxBoxAccV2"),
+      top1Loc: 1,
+    },
+  });
+  const rec = {
+    valIds: 300,
+    heldOut: "held-out train",
+    curves: {
+      tedloc: curve("tedloc", [pt(1, 10, 60), pt(2, 30, 70)]),
+      cam: curve("cam", [pt(1, 10, 60), pt(2, 30, 55)]),
+    },
+  } as unknown as CurvesRecord;
+  const s = curvesPeakSentence("CUB-50", rec);
+  assert(s.includes("TeD-Loc's Top-1 cls and MaxBoxAccV2 both peak at epoch 2 of 2"), s);
+  assert(s.includes("CAM's Top-1 cls peaks at epoch 2 and its MaxBoxAccV2 at epoch 1"), s);
+  assert(s.includes("gives up 5.0 MaxBoxAccV2 points"), s);
+  assert(s.includes("The paper's pattern holds here"), s);
+  const flipped = { ...rec, curves: { tedloc: rec.curves.cam, cam: rec.curves.tedloc } };
+  assert(curvesPeakSentence("x", flipped as CurvesRecord).includes("does not hold"));
+  const fig = epochCurvesFigure(rec);
+  const stars = fig.data.filter((t) => (t as { mode: string }).mode === "markers");
+  assertEquals(stars.length, 6); // 2 heads × 3 metrics
+  assertEquals((stars[1] as { x: number[] }).x, [2]); // TeD-Loc MaxBoxAccV2 best at epoch 2
 });
