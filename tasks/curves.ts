@@ -114,7 +114,7 @@ async function main(args: string[]): Promise<void> {
     const a = peakAgreement(c);
     console.log(
       `best epoch: Top-1 cls ${a.cls}, MaxBoxAccV2 ${a.loc}, MaxBoxAcc ${c.best.maxBoxAcc}: ` +
-        (a.coincide ? "the peaks coincide" : `${Math.abs(a.gap)} epochs apart`) + "\n",
+        (a.coincide ? "the peaks coincide" : `${Math.abs(a.gap)} epoch(s) apart`) + "\n",
     );
   }
   console.log(`curves: ${join(dir, "curves.json")}`);

@@ -101,7 +101,9 @@ export function curvesPeakSentence(label: string, record: CurvesRecord): string 
         : `${
           NAMES[method]
         }'s Top-1 cls peaks at epoch ${a.cls} and its MaxBoxAccV2 at epoch ${a.loc} of ` +
-          `${c.epochs}${every}, ${Math.abs(a.gap)} epochs apart (the classification peak's epoch ` +
+          `${c.epochs}${every}, ${Math.abs(a.gap)} epoch${
+            Math.abs(a.gap) === 1 ? "" : "s"
+          } apart (the classification peak's epoch ` +
           `gives up ${a.locLostAtClsPeak.toFixed(1)} MaxBoxAccV2 points, the localization peak's ` +
           `${a.clsLostAtLocPeak.toFixed(1)} Top-1 cls points)`,
     );

@@ -32,8 +32,9 @@ export function meanSd(xs: readonly number[]): { mean: number; sd: number; n: nu
 
 /**
  * Combine one table per seed (same rows in the same order) into one table: numeric cells
- * become their mean over seeds, each metric of `keys` also gets `<key>Sd`, and `seeds` holds
- * the number of seeds. Text cells must agree across seeds (they name the row).
+ * become their mean over seeds, each metric of `keys` also gets `<key>Sd` (only with more
+ * than one seed: a single seed's table comes back as it is, printed without ± 0.0), and
+ * `seeds` holds the number of seeds. Text cells must agree across seeds (they name the row).
  *
  * @example
  * ```ts
@@ -60,7 +61,7 @@ export function meanOverSeeds(
         if (cells.some((c) => typeof c !== "number")) continue; // missing in a seed: keep seed 0's
         const s = meanSd(cells as number[]);
         out[k] = s.mean;
-        if (keys.includes(k)) out[`${k}Sd`] = s.sd;
+        if (keys.includes(k) && perSeed.length > 1) out[`${k}Sd`] = s.sd;
       } else if (v !== null && v !== undefined && cells.some((c) => c !== v)) {
         throw new InputError(
           `meanOverSeeds: row ${i} differs between seeds in '${k}' (${cells.join(" / ")})`,
@@ -73,10 +74,14 @@ export function meanOverSeeds(
 
 /**
  * The table's columns with "mean ± sd" cells wherever a row carries `<key>Sd` (rows from
- * {@link meanOverSeeds}); other rows keep the column's own format.
+ * {@link meanOverSeeds}); other rows keep the column's own format. `sdColumns` appends a
+ * `<key>Sd` column per metric (for CSV files, which keep raw values, not the formatted text).
  */
-export function seedColumns(columns: readonly TableColumnSpec[]): TableColumn[] {
-  return columns.map((c) => {
+export function seedColumns(
+  columns: readonly TableColumnSpec[],
+  opts: { sdColumns?: boolean } = {},
+): TableColumn[] {
+  const cols = columns.map((c) => {
     const col: TableColumn = typeof c === "string" ? { key: c } : { ...c };
     const own = col.format;
     const digits = col.digits ?? 1;
@@ -91,6 +96,10 @@ export function seedColumns(columns: readonly TableColumnSpec[]): TableColumn[] 
     };
     return col;
   });
+  if (!opts.sdColumns) return cols;
+  const sds = cols.filter((c) => SEED_METRIC_KEYS.includes(c.key))
+    .map((c) => ({ key: `${c.key}Sd`, label: `${c.label ?? c.key} sd`, digits: c.digits }));
+  return [...cols, { key: "seeds", label: "seeds" }, ...sds];
 }
 
 /** One side of a claim: a metric's mean and sd over seeds (sd 0 for one seed). */

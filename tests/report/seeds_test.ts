@@ -34,7 +34,10 @@ Deno.test("meanOverSeeds + seedColumns: mean ± sd cells, rows checked across se
   const md = tableMarkdown(rows, seedColumns(ABLATION_COLUMNS));
   assert(md.includes("72.0 ± 2.0"), md);
   assert(md.includes("82.0 ± 2.0"), md); // MaxBoxAcc
-  // a single-seed row (no Sd) keeps the plain format
+  const csvCols = seedColumns(ABLATION_COLUMNS, { sdColumns: true }).map((c) => c.key);
+  assert(csvCols.includes("maxBoxAccV2Sd") && csvCols.includes("seeds"), csvCols.join());
+  // one seed: no Sd, so the plain format
+  assertEquals(meanOverSeeds([perSeed[0]])[0].maxBoxAccV2Sd, undefined);
   assert(
     tableMarkdown([ablationRow("x", "y", m(70, 60))], seedColumns(ABLATION_COLUMNS)).includes(
       "| 70.0 |",
