@@ -17,6 +17,7 @@ import {
   peakAgreement,
 } from "../../lib/run/curves.ts";
 import { curvesPeakSentence, epochCurvesFigure } from "../../lib/report/curves_figure.ts";
+import { errorLine, runTask } from "../tasks/run_task.ts";
 
 await initBackend("wasm");
 
@@ -123,4 +124,19 @@ Deno.test("curvesPeakSentence / epochCurvesFigure: said and drawn from the curve
   const stars = fig.data.filter((t) => (t as { mode: string }).mode === "markers");
   assertEquals(stars.length, 6); // 2 heads × 3 metrics
   assertEquals((stars[1] as { x: number[] }).x, [2]); // TeD-Loc MaxBoxAccV2 best at epoch 2
+});
+
+Deno.test("curves task: bad flags exit 2 naming the flag, before any work", async () => {
+  for (
+    const [args, want] of [
+      [["--method", "gradcam"], "--method"],
+      [["--val-fraction", "1.5"], "--val-fraction"],
+      [["--every-cam", "0"], "--every-cam"],
+      [["--dataset", "imagenet"], "--dataset"],
+    ] as const
+  ) {
+    const r = await runTask("curves.ts", [...args]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert(errorLine(r).includes(want), r.stderr);
+  }
 });
