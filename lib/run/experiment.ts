@@ -35,6 +35,7 @@ export type ExperimentVariant =
   | "ortho-centred"
   | "ortho-qr"
   | "ortho-symmetric"
+  | "cam-strong"
   | "cam-pw13";
 
 /** Table 2 rows (loss ablation), in paper order. */
@@ -50,10 +51,11 @@ export const ORTHO_ABLATION: ExperimentVariant[] = [
 export const ALL_VARIANTS: ExperimentVariant[] = ["main", ...LOSS_ABLATION, ...ORTHO_ABLATION];
 /**
  * Variants beyond the paper's tables, run only when named, and only for a dataset that has
- * their config file: `cam-pw13` = the strongest CAM of the frozen encoder (CUB-50;
- * docs/strong_cam.md).
+ * their config file (CUB-50; docs/strong_cam.md): `cam-strong` = the strongest CAM of the frozen
+ * encoder by a rule fixed before looking (layer and epochs chosen on held-out images),
+ * `cam-pw13` = CAM on the last feature layer trained to convergence.
  */
-export const EXTRA_VARIANTS: ExperimentVariant[] = ["cam-pw13"];
+export const EXTRA_VARIANTS: ExperimentVariant[] = ["cam-strong", "cam-pw13"];
 
 /** What a finished run leaves in `results.json`. */
 export type ExperimentRecord = RunRecord;
