@@ -110,14 +110,17 @@ export function curvesPeakSentence(label: string, record: CurvesRecord): string 
   }
   let verdict = "";
   if (together.tedloc !== undefined && together.cam !== undefined) {
-    const paper = together.tedloc && !together.cam;
-    verdict = paper
+    verdict = together.tedloc && !together.cam
       ? " The paper's pattern holds here: CAM's peaks are apart, TeD-Loc's coincide."
-      : ` The paper's pattern (CAM's peaks apart, TeD-Loc's together) does not hold here: ` +
-        `TeD-Loc's peaks ${together.tedloc ? "coincide" : "are apart"}, CAM's ` +
-        `${together.cam ? "coincide" : "are apart"}.`;
+      : " The paper's pattern (CAM's peaks apart, TeD-Loc's together) does not hold here: " +
+        (together.tedloc
+          ? "both models' peaks coincide."
+          : together.cam
+          ? "TeD-Loc's peaks are apart and CAM's coincide."
+          : "neither model's peaks coincide.");
   }
-  return `${label} (${record.valIds} held-out images, ${record.heldOut}): ${
-    parts.join("; ")
-  }.${verdict}`;
+  const images = record.heldOut === "val split"
+    ? `${record.valIds} val-split images`
+    : `${record.valIds} held-out training images`;
+  return `${label} (${images}): ${parts.join("; ")}.${verdict}`;
 }

@@ -119,7 +119,9 @@ Deno.test("curvesPeakSentence / epochCurvesFigure: said and drawn from the curve
   assert(s.includes("gives up 5.0 MaxBoxAccV2 points"), s);
   assert(s.includes("The paper's pattern holds here"), s);
   const flipped = { ...rec, curves: { tedloc: rec.curves.cam, cam: rec.curves.tedloc } };
-  assert(curvesPeakSentence("x", flipped as CurvesRecord).includes("does not hold"));
+  const other = curvesPeakSentence("x", flipped as CurvesRecord);
+  assert(other.includes("does not hold here: TeD-Loc's peaks are apart and CAM's coincide"), other);
+  assert(s.startsWith("CUB-50 (300 held-out training images): "), s);
   const fig = epochCurvesFigure(rec);
   const stars = fig.data.filter((t) => (t as { mode: string }).mode === "markers");
   assertEquals(stars.length, 6); // 2 heads × 3 metrics
