@@ -20,6 +20,7 @@ import {
   type ExperimentDataset,
   type ExperimentRecord,
   type ExperimentVariant,
+  EXTRA_VARIANTS,
   loadExperiment,
   LOSS_ABLATION,
   ORTHO_ABLATION,
@@ -42,7 +43,8 @@ const SPEC = {
   description:
     "Run the named experiment variants — the configs configs/<dataset>/<variant>.json — (missing " +
     "runs only; equal configs once; --parallel at a time in child processes) and print their test " +
-    `tables. Variants: ${ALL_VARIANTS.join(", ")}; groups: main, loss, ortho, all (default all).`,
+    `tables. Variants: ${ALL_VARIANTS.join(", ")}; groups: main, loss, ortho, all (default all); ` +
+    `named only (CUB-50): ${EXTRA_VARIANTS.join(", ")}.`,
   options: {
     dataset: {
       type: "string" as const,
@@ -93,10 +95,11 @@ async function main(args: string[]): Promise<void> {
   const requested = (cli.values.variant as string[] | undefined) ?? ["all"];
   const variants: ExperimentVariant[] = [];
   for (const v of requested.flatMap((x) => x.split(","))) {
-    const group = GROUPS[v] ?? (ALL_VARIANTS.includes(v as ExperimentVariant) ? [v] : null);
+    const known = [...ALL_VARIANTS, ...EXTRA_VARIANTS];
+    const group = GROUPS[v] ?? (known.includes(v as ExperimentVariant) ? [v] : null);
     if (!group) {
       throw new UsageError(
-        `unknown variant '${v}': use ${ALL_VARIANTS.join(", ")} or main, loss, ortho, all`,
+        `unknown variant '${v}': use ${known.join(", ")} or main, loss, ortho, all`,
       );
     }
     for (const g of group as ExperimentVariant[]) if (!variants.includes(g)) variants.push(g);

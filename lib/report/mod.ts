@@ -11,3 +11,5 @@ export * from "./figures.ts";
 export * from "./cases.ts";
 export * from "./latency.ts";
 export * from "./anchor_rows.ts";
+export * from "./seeds.ts";
+export * from "./curves_figure.ts";

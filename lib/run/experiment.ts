@@ -34,7 +34,9 @@ export type ExperimentVariant =
   | "ortho-none"
   | "ortho-centred"
   | "ortho-qr"
-  | "ortho-symmetric";
+  | "ortho-symmetric"
+  | "cam-strong"
+  | "cam-pw13";
 
 /** Table 2 rows (loss ablation), in paper order. */
 export const LOSS_ABLATION: ExperimentVariant[] = ["loss-kd", "loss-kd-pcl", "loss-kd-pcl-icl"];
@@ -45,8 +47,15 @@ export const ORTHO_ABLATION: ExperimentVariant[] = [
   "ortho-qr",
   "ortho-symmetric",
 ];
-/** Every variant. */
+/** Every variant of the paper's tables (`--variant all`). */
 export const ALL_VARIANTS: ExperimentVariant[] = ["main", ...LOSS_ABLATION, ...ORTHO_ABLATION];
+/**
+ * Variants beyond the paper's tables, run only when named, and only for a dataset that has
+ * their config file (CUB-50; docs/strong_cam.md): `cam-strong` = the strongest CAM of the frozen
+ * encoder by a rule fixed before looking (layer and epochs chosen on held-out images),
+ * `cam-pw13` = CAM on the last feature layer trained to convergence.
+ */
+export const EXTRA_VARIANTS: ExperimentVariant[] = ["cam-strong", "cam-pw13"];
 
 /** What a finished run leaves in `results.json`. */
 export type ExperimentRecord = RunRecord;
@@ -132,7 +141,8 @@ export async function loadExperiment(
     ...(opts.mobilenetDir ? { encoder: { model: opts.mobilenetDir } } : {}),
   };
   const configs = new Map<ExperimentVariant, RunConfig>();
-  for (const v of ALL_VARIANTS) {
+  for (const v of [...ALL_VARIANTS, ...EXTRA_VARIANTS]) {
+    if (EXTRA_VARIANTS.includes(v) && !(await isFile(experimentConfigFile(kind, v)))) continue;
     configs.set(
       v,
       await resolveRunConfig({
@@ -158,10 +168,25 @@ export async function loadExperiment(
   };
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** The resolved config of a variant. */
 export function experimentConfig(ctx: ExperimentContext, variant: ExperimentVariant): RunConfig {
   const cfg = ctx.configs.get(variant);
-  if (!cfg) throw new InputError(`unknown experiment variant '${variant}'`);
+  if (!cfg) {
+    throw new InputError(
+      `unknown experiment variant '${variant}' for ${ctx.kind}` +
+        (EXTRA_VARIANTS.includes(variant)
+          ? ` (no ${experimentConfigFile(ctx.kind, variant)})`
+          : ""),
+    );
+  }
   return cfg;
 }
 

@@ -13,4 +13,5 @@ export * from "./cue_recipe.ts";
 export * from "./run_config.ts";
 export * from "./experiment.ts";
 export * from "./cue_alone.ts";
+export * from "./curves.ts";
 export { defaultParallelRuns, runConfigs, type RunConfigsOptions, type RunJob } from "./worker.ts";

@@ -38,6 +38,14 @@ export type CamTrainInput = Partial<Omit<CamTrainConfig, "optimizer" | "schedule
   /** Train on these ids only (default: all of the features). */
   ids?: string[];
   progress?: ProgressOptions | false;
+  /**
+   * Called after each epoch (1-based) with the head as trained so far, e.g. to score it on
+   * held-out images (lib/run/curves.ts); its numbers join that epoch's record.
+   */
+  onEpochEnd?: (
+    cam: CamHead,
+    epoch: number,
+  ) => Promise<Record<string, number>> | Record<string, number>;
 };
 
 /**
@@ -92,6 +100,7 @@ export async function trainCamHead(
       schedule: cfg.schedule,
       title: "train cam",
       progress: input.progress,
+      onEpochEnd: input.onEpochEnd && ((epoch) => input.onEpochEnd!(cam, epoch)),
     });
     const history = r.history.map((h) => ({ epoch: h.epoch, loss: h.loss, trainAcc: h.trainAcc }));
     return { cam, history };

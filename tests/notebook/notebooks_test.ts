@@ -79,7 +79,12 @@ Deno.test({
       // each experiment notebook ends by exporting its figures (svg+png+pdf) and tables (csv+md)
       const expected = [
         "00_quickstart.pdf",
-        ...["01_maxboxacc_tau_default", "02_ablations_default", "02_tsne_default_qr"]
+        ...[
+          "01_maxboxacc_tau_default",
+          "02_ablations_default",
+          "02_tsne_default_qr",
+          "02_epoch_curves_default",
+        ]
           .flatMap((b) => [`${b}.svg`, `${b}.png`, `${b}.pdf`]),
         ...["03_complexity", "04_visual_default"].flatMap((
           b,

@@ -61,6 +61,8 @@ Deno.test("experiments: variants are the configs' files; equal configs share one
     assertEquals(await readExperimentRecord(ctx, "loss-kd"), null, "no run yet");
     const none = await assertRejects(() => loadExperimentModels(ctx, "loss-kd"), "no finished run");
     assert(none instanceof InputError);
+    // a named-only variant exists where its config file does: not on the embedded default
+    await assertRejects(() => Promise.resolve(experimentConfig(ctx, "cam-pw13")), "cam-pw13.json");
     const seeded = await loadExperiment("default", { profile: "ci", runsDir, seed: 2 });
     assertEquals(experimentConfig(seeded, "main").train.seed, 2);
     const bad = await assertRejects(
