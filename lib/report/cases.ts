@@ -13,7 +13,8 @@ import { readFloat32 } from "../backend/read.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
-import { localizeTokens } from "../eval/localize.ts";
+import { localizeTokens, scoremapBoxes } from "../eval/localize.ts";
+import { frameGeometry, fuseMaps, type ScaleFeatures } from "../eval/evaluate.ts";
 import { resizeBoxTo } from "../metrics/box.ts";
 import { wsolIou } from "../metrics/sweep.ts";
 import { heatmapOverlayPng, imageGrid } from "../viz/overlay.ts";
@@ -64,6 +65,8 @@ export async function localizationCases(
     batchSize?: number;
     /** Class whose map class-specific heads (CAM, vanilla) show: `gt` (default, wsolevaluation) or `predicted`. */
     mapClass?: "gt" | "predicted";
+    /** Multi-scale maps, fused as evaluateHead fuses them (a run's `eval.extraInputSizes`). */
+    extraScales?: ScaleFeatures[];
   } = {},
 ): Promise<LocalizationCase[]> {
   const ids = opts.ids ?? metadata.imageIds;
@@ -88,6 +91,21 @@ export async function localizationCases(
         batchSize: bs,
       },
     );
+    const extra = res.map(() => [] as Float32Array[]);
+    for (const sc of opts.extraScales ?? []) {
+      const rowsS = featureRows(sc.features, ids.slice(s, s + bs));
+      const lo = { classes, boxThreshold: tau, topk: 1, batchSize: bs };
+      const t = gatherTokens(sc.features, plainViewIndex(sc.features), rowsS);
+      const geometry = frameGeometry(sc.features, sc.inputSize);
+      (await localizeTokens(head, t, rowsS.length, geometry, lo)).forEach((r, i) =>
+        extra[i].push(r.map)
+      );
+    }
+    res.forEach((r, i) => {
+      if (extra[i].length === 0) return;
+      r.map = fuseMaps([r.map, ...extra[i]]);
+      r.boxes = scoremapBoxes(r.map, 224, tau);
+    });
     res.forEach((r, i) => {
       const id = ids[s + i];
       const gtBoxes = frameGtBoxes(metadata, id);

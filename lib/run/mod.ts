@@ -14,4 +14,5 @@ export * from "./run_config.ts";
 export * from "./experiment.ts";
 export * from "./cue_alone.ts";
 export * from "./curves.ts";
+export * from "./scales.ts";
 export { defaultParallelRuns, runConfigs, type RunConfigsOptions, type RunJob } from "./worker.ts";

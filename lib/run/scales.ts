@@ -36,7 +36,10 @@ export interface ScaleExtraction {
 }
 
 /** The run's encoder rebuilt at input side `size` (tfjs CNN encoders only). */
-export async function encoderAtSize(inputs: RunInputs, size: number): Promise<PatchEncoder> {
+export async function encoderAtSize(
+  inputs: Pick<RunInputs, "encoder">,
+  size: number,
+): Promise<PatchEncoder> {
   const spec = inputs.encoder.spec as EncoderSpec | undefined;
   if (!spec || spec.kind !== "tfjs-cnn") {
     throw new InputError(
@@ -51,7 +54,7 @@ export async function encoderAtSize(inputs: RunInputs, size: number): Promise<Pa
  * plus the encoder's measured ms per image at each size (after a warm-up, on `timeIds`).
  */
 export async function extraScaleFeatures(
-  inputs: RunInputs,
+  inputs: Pick<RunInputs, "encoder" | "dataset">,
   sizes: readonly number[],
   request: ScaleRequest,
   ex: ScaleExtraction,
@@ -77,7 +80,11 @@ export async function extraScaleFeatures(
   return { scales, encoderMs };
 }
 
-async function msPerImage(encoder: PatchEncoder, inputs: RunInputs, ids: string[]) {
+async function msPerImage(
+  encoder: PatchEncoder,
+  inputs: Pick<RunInputs, "dataset">,
+  ids: string[],
+) {
   const images = await loadViewBatch(inputs.dataset.imageRoot, ids, "test", encoder.inputSize);
   try {
     tf.tidy(() => encoder.encode(images)).dispose();
