@@ -20,7 +20,7 @@ import { flipMapHorizontal } from "../cues/sampler.ts";
 import { PIPELINE_IMAGE_SIZE } from "../data/image.ts";
 import type { MapGeometry } from "./localize.ts";
 import { BoxEvaluator, type BoxMetrics, normalizeScoremap } from "../metrics/mod.ts";
-import { gridMapToScoremap, localizeTokens } from "./localize.ts";
+import { gridMapToScoremap, type LocalizeOptions, localizeTokens } from "./localize.ts";
 
 /** Options of {@link evaluateHead}. */
 export interface EvaluateOptions {
@@ -91,6 +91,57 @@ export function fuseMaps(maps: Float32Array[]): Float32Array {
   return normalizeScoremap(out);
 }
 
+/** Extra-scale tokens ready for batches: rows of the evaluated ids, geometry in the frame. */
+export interface PreparedScales {
+  scales: { features: FeatureSet; rows: number[]; geometry: MapGeometry; flipView: number }[];
+}
+
+/**
+ * Look up the rows of `ids` in each extra scale's tokens once (and, with `flip`, check that each
+ * has a `flip` view), for {@link extraScaleMaps} to read batch by batch.
+ */
+export function prepareScales(
+  extra: readonly ScaleFeatures[],
+  ids: string[],
+  flip = false,
+): PreparedScales {
+  return {
+    scales: extra.map((e) => {
+      const flipView = flip ? e.features.views.indexOf("flip") : -1;
+      if (flip && flipView < 0) {
+        throw new InputError(`flip TTA needs the 'flip' view of the ${e.inputSize}px tokens too`);
+      }
+      const geometry = frameGeometry(e.features, e.inputSize);
+      return { features: e.features, rows: featureRows(e.features, ids), geometry, flipView };
+    }),
+  };
+}
+
+/**
+ * Each image's maps at the extra scales for the evaluated ids `start`…`end − 1`, in the 224
+ * frame: per scale its plain view's map, then its flip view's mirrored back (when prepared
+ * with `flip`). What {@link evaluateHead} and lib/report/cases.ts fuse with the native map.
+ */
+export async function extraScaleMaps(
+  head: LocalizationHead,
+  prepared: PreparedScales,
+  start: number,
+  end: number,
+  lo: LocalizeOptions,
+): Promise<Float32Array[][]> {
+  const out = Array.from({ length: end - start }, () => [] as Float32Array[]);
+  for (const sc of prepared.scales) {
+    const rows = sc.rows.slice(start, end);
+    const plain = plainViewIndex(sc.features);
+    for (const v of sc.flipView >= 0 ? [plain, sc.flipView] : [plain]) {
+      const t = await readFeatureTokens(sc.features, v, rows);
+      const rs = await localizeTokens(head, t, rows.length, sc.geometry, lo);
+      rs.forEach((r, i) => out[i].push(v === plain ? r.map : flipMapHorizontal(r.map, 224, 224)));
+    }
+  }
+  return out;
+}
+
 /** Metrics plus timing of one evaluation. */
 export interface EvaluationResult {
   metrics: BoxMetrics;
@@ -125,19 +176,7 @@ export async function evaluateHead(
       `flip TTA needs the features' 'flip' view (they have: ${features.views.join(", ")})`,
     );
   }
-  const scales = (opts.extraScales ?? []).map((e) => {
-    const fv = e.features.views.indexOf("flip");
-    if (opts.flipTta && fv < 0) {
-      throw new InputError(`flip TTA needs the 'flip' view of the ${e.inputSize}px tokens too`);
-    }
-    return {
-      features: e.features,
-      rows: featureRows(e.features, ids),
-      view: plainViewIndex(e.features),
-      flipView: opts.flipTta ? fv : -1,
-      geometry: frameGeometry(e.features, e.inputSize),
-    };
-  });
+  const scales = prepareScales(opts.extraScales ?? [], ids, opts.flipTta);
   const ev = new BoxEvaluator({ metadata, camCurveInterval: opts.camCurveInterval });
   const bs = opts.batchSize ?? 32;
   const bar = opts.progress === false
@@ -163,16 +202,9 @@ export async function evaluateHead(
           r.scores = r.scores.map((v, k) => (v + resF[i].scores[k]) / 2);
         });
       }
-      for (const sc of scales) {
-        const rowsS = sc.rows.slice(s, s + bs);
-        for (const v of sc.flipView >= 0 ? [sc.view, sc.flipView] : [sc.view]) {
-          const t = await readFeatureTokens(sc.features, v, rowsS);
-          const rs = await localizeTokens(head, t, rowsS.length, sc.geometry, lo);
-          rs.forEach((r, i) =>
-            maps[i].push(v === sc.view ? r.map : flipMapHorizontal(r.map, 224, 224))
-          );
-        }
-      }
+      (await extraScaleMaps(head, scales, s, s + part.length, lo)).forEach((m, i) =>
+        maps[i].push(...m)
+      );
       res.forEach((r, i) => {
         if (maps[i].length > 1) r.map = fuseMaps(maps[i]);
       });

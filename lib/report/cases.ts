@@ -14,7 +14,7 @@ import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
 import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
 import { localizeTokens, scoremapBoxes } from "../eval/localize.ts";
-import { frameGeometry, fuseMaps, type ScaleFeatures } from "../eval/evaluate.ts";
+import { extraScaleMaps, fuseMaps, prepareScales, type ScaleFeatures } from "../eval/evaluate.ts";
 import { resizeBoxTo } from "../metrics/box.ts";
 import { wsolIou } from "../metrics/sweep.ts";
 import { heatmapOverlayPng, imageGrid } from "../viz/overlay.ts";
@@ -73,6 +73,7 @@ export async function localizationCases(
   const rows = featureRows(features, ids);
   const view = plainViewIndex(features);
   const bs = opts.batchSize ?? 32;
+  const scales = prepareScales(opts.extraScales ?? [], ids);
   const out: LocalizationCase[] = [];
   for (let s = 0; s < ids.length; s += bs) {
     const part = rows.slice(s, s + bs);
@@ -91,16 +92,8 @@ export async function localizationCases(
         batchSize: bs,
       },
     );
-    const extra = res.map(() => [] as Float32Array[]);
-    for (const sc of opts.extraScales ?? []) {
-      const rowsS = featureRows(sc.features, ids.slice(s, s + bs));
-      const lo = { classes, boxThreshold: tau, topk: 1, batchSize: bs };
-      const t = gatherTokens(sc.features, plainViewIndex(sc.features), rowsS);
-      const geometry = frameGeometry(sc.features, sc.inputSize);
-      (await localizeTokens(head, t, rowsS.length, geometry, lo)).forEach((r, i) =>
-        extra[i].push(r.map)
-      );
-    }
+    const lo = { classes, topk: 1, batchSize: bs };
+    const extra = await extraScaleMaps(head, scales, s, s + part.length, lo);
     res.forEach((r, i) => {
       if (extra[i].length === 0) return;
       r.map = fuseMaps([r.map, ...extra[i]]);
