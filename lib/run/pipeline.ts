@@ -224,9 +224,7 @@ async function scaleInputs(
   valIds: string[],
   fq: { workers: number; cacheDir: string; progress?: ProgressOptions | false },
 ): Promise<PreparedInputs["scales"]> {
-  // `?? []`: a config serialized before the key existed (e.g. by a parent process started
-  // on older code) means the encoder's own size only
-  const sizes = cfg.eval.extraInputSizes ?? [];
+  const sizes = cfg.eval.extraInputSizes;
   if (sizes.length === 0) return { test: [], val: [], encoderMs: [] };
   const split = cfg.eval.split,
     views = cfg.eval.flipTta ? ["test", "flip"] as const : ["test"] as const;

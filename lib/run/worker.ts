@@ -155,6 +155,11 @@ async function childMain(): Promise<void> {
   const { disposeRunInputs } = await import("./inputs.ts");
   const text = await new Response(Deno.stdin.readable).text();
   const job = JSON.parse(text) as RunJob;
+  // The job's config goes over the defaults again, validated: a parent on older code may send
+  // one without the keys added since, and they then take their default (no-op) values.
+  const { resolveRunConfig } = await import("../config/resolve.ts");
+  const layer = job.config as unknown as Record<string, unknown>;
+  job.config = await resolveRunConfig({ overrides: [{ layer, where: "the job" }] });
   await initBackend();
   try {
     if (job.mode === "warm") {
