@@ -145,12 +145,20 @@ Deno.test("config: the README's experiment configs resolve to the setups the tab
   const key = async (ds: string, v: string) => runKey(await r(ds, v), "data");
   assertEquals(await key("cub50", "ortho-qr"), await key("cub50", "loss-kd-pcl-icl"));
   assert(await key("cub50", "main") !== await key("cub50", "loss-kd-pcl-icl"));
-  // ... but the protocol row trains the full-loss row's model (only its evaluation differs)
+  // ... the protocol row is the full-loss row with the held-out choices of issue 19 (λ_ICL 3,
+  // FG from the cue's top 5 %, 512-px maps) and nothing else
   const { eval: _m, ...mainTrain } = await r("cub50", "main");
   const { eval: _f, ...fullTrain } = await r("cub50", "loss-kd-pcl-icl");
+  assertEquals([mainTrain.loss.icl, mainTrain.sampler.fgFraction], [3, 0.05]);
   assertEquals(
     canonicalJson({ ...mainTrain, name: "", description: "" }),
-    canonicalJson({ ...fullTrain, name: "", description: "" }),
+    canonicalJson({
+      ...fullTrain,
+      name: "",
+      description: "",
+      loss: { ...fullTrain.loss, icl: 3 },
+      sampler: { ...fullTrain.sampler, fgFraction: 0.05 },
+    }),
   );
   assert(await key("default", "ortho-none") !== await key("cub50", "ortho-none"));
   // every file under configs/ is a valid config
