@@ -135,12 +135,25 @@ async function decodeRaw(path: string): Promise<RawImage> {
     throw new Error(`unsupported channel count ${channels}`);
   } catch (err) {
     if (err instanceof InputError) throw err;
-    const msg = (err as Error).message ?? String(err);
-    if (/missing|no such file|not found/i.test(msg)) {
-      throw new InputError("image not found", { file: path });
-    }
-    throw new InputError(`cannot decode image: ${msg.split("\n")[0]}`, { file: path });
+    throw decodeError(path, err);
   }
+}
+
+/**
+ * The InputError for a file libvips could not read: "image not found" when the file system
+ * says so (libvips' own wording for a missing file varies; it has said "unsupported image
+ * format" for one), else libvips' first line.
+ */
+function decodeError(path: string, err: unknown): InputError {
+  const msg = (err as Error).message ?? String(err);
+  let missing = /missing|no such file|not found/i.test(msg);
+  try {
+    Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) missing = true;
+  }
+  if (missing) return new InputError("image not found", { file: path });
+  return new InputError(`cannot decode image: ${msg.split("\n")[0]}`, { file: path });
 }
 
 /**
@@ -177,11 +190,7 @@ export async function verifyImageDecodes(path: string): Promise<void> {
     await sharp(path, { ignoreIcc: true, failOn: "error" })
       .resize(8, 8, { fit: "fill", kernel: "nearest" }).raw().toBuffer();
   } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    if (/missing|no such file|not found/i.test(msg)) {
-      throw new InputError("image not found", { file: path });
-    }
-    throw new InputError(`cannot decode image: ${msg.split("\n")[0]}`, { file: path });
+    throw decodeError(path, err);
   }
 }
 
