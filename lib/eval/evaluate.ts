@@ -93,7 +93,14 @@ export function fuseMaps(maps: Float32Array[]): Float32Array {
 
 /** Extra-scale tokens ready for batches: rows of the evaluated ids, geometry in the frame. */
 export interface PreparedScales {
-  scales: { features: FeatureSet; rows: number[]; geometry: MapGeometry; flipView: number }[];
+  scales: {
+    features: FeatureSet;
+    rows: number[];
+    geometry: MapGeometry;
+    /** Index of the plain view, and of the flip view (−1: not read). */
+    view: number;
+    flipView: number;
+  }[];
 }
 
 /**
@@ -112,7 +119,8 @@ export function prepareScales(
         throw new InputError(`flip TTA needs the 'flip' view of the ${e.inputSize}px tokens too`);
       }
       const geometry = frameGeometry(e.features, e.inputSize);
-      return { features: e.features, rows: featureRows(e.features, ids), geometry, flipView };
+      const rows = featureRows(e.features, ids), view = plainViewIndex(e.features);
+      return { features: e.features, rows, geometry, view, flipView };
     }),
   };
 }
@@ -132,11 +140,10 @@ export async function extraScaleMaps(
   const out = Array.from({ length: end - start }, () => [] as Float32Array[]);
   for (const sc of prepared.scales) {
     const rows = sc.rows.slice(start, end);
-    const plain = plainViewIndex(sc.features);
-    for (const v of sc.flipView >= 0 ? [plain, sc.flipView] : [plain]) {
+    for (const v of sc.flipView >= 0 ? [sc.view, sc.flipView] : [sc.view]) {
       const t = await readFeatureTokens(sc.features, v, rows);
       const rs = await localizeTokens(head, t, rows.length, sc.geometry, lo);
-      rs.forEach((r, i) => out[i].push(v === plain ? r.map : flipMapHorizontal(r.map, 224, 224)));
+      rs.forEach((r, i) => out[i].push(v === sc.view ? r.map : flipMapHorizontal(r.map, 224, 224)));
     }
   }
   return out;

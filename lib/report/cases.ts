@@ -12,7 +12,8 @@ import { loadImageBatch } from "../data/loader.ts";
 import { readFloat32 } from "../backend/read.ts";
 import type { FeatureSet } from "../model/encoder.ts";
 import type { LocalizationHead } from "../model/baselines.ts";
-import { featureRows, gatherTokens, plainViewIndex } from "../cues/sources.ts";
+import { featureRows, plainViewIndex } from "../cues/sources.ts";
+import { readFeatureTokens } from "../model/token_source.ts";
 import { localizeTokens, scoremapBoxes } from "../eval/localize.ts";
 import { extraScaleMaps, fuseMaps, prepareScales, type ScaleFeatures } from "../eval/evaluate.ts";
 import { resizeBoxTo } from "../metrics/box.ts";
@@ -80,19 +81,12 @@ export async function localizationCases(
     const classes = opts.mapClass === "predicted"
       ? undefined
       : ids.slice(s, s + bs).map((id) => metadata.classLabels.get(id) ?? 0);
-    const res = await localizeTokens(
-      head,
-      gatherTokens(features, view, part),
-      part.length,
-      features,
-      {
-        classes,
-        boxThreshold: tau,
-        topk: 1,
-        batchSize: bs,
-      },
-    );
     const lo = { classes, topk: 1, batchSize: bs };
+    const tokens = await readFeatureTokens(features, view, part);
+    const res = await localizeTokens(head, tokens, part.length, features, {
+      ...lo,
+      boxThreshold: tau,
+    });
     const extra = await extraScaleMaps(head, scales, s, s + part.length, lo);
     res.forEach((r, i) => {
       if (extra[i].length === 0) return;
